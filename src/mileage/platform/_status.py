@@ -1,0 +1,44 @@
+"""What ``mileage status`` reports: contents of the store and the state of each source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from mileage.platform.store import TraceStore
+from mileage.platform.store import schema as t
+
+
+def store_status(store: TraceStore) -> dict[str, Any]:
+    """Counts per table and, per source, its runs, cursor and last pass."""
+    sources = []
+    with store.connect() as conn:
+        run_counts = dict(
+            conn.execute(
+                select(t.runs.c.source_id, func.count()).group_by(t.runs.c.source_id)
+            ).all()
+        )
+        for src in conn.execute(select(t.sources).order_by(t.sources.c.id)):
+            last = conn.execute(
+                select(t.collector_passes)
+                .where(t.collector_passes.c.source_id == src.id)
+                .order_by(t.collector_passes.c.id.desc())
+                .limit(1)
+            ).first()
+            sources.append(
+                {
+                    "id": src.id,
+                    "kind": src.kind,
+                    "uri": src.uri,
+                    "runs": int(run_counts.get(src.id, 0)),
+                    "cursor": TraceStore.read_cursor(conn, src.id),
+                    "last_pass_started": last.started_at.isoformat() if last else None,
+                    "last_pass_finished": last.finished_at.isoformat()
+                    if last and last.finished_at
+                    else None,
+                    "last_pass_status": last.status if last else None,
+                    "last_pass_error": last.error if last else None,
+                }
+            )
+    return {"db_url": store.url, "counts": store.counts(), "sources": sources}

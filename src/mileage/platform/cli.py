@@ -1,0 +1,264 @@
+"""The ``mileage`` command line.
+
+``mileage <noun> <verb>``; ``--json`` on every command for machines; exit code 0 on
+success, 1 on a failed check or a failed operation, 2 on bad usage. Heavy libraries are
+imported inside the commands so ``mileage --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from mileage.platform.errors import ConfigError, MileageError
+
+if TYPE_CHECKING:
+    from mileage.platform.settings import Settings
+    from mileage.platform.store import TraceStore
+
+app = typer.Typer(
+    name="mileage",
+    help="Mileage: collect experiment traces, warm-start searches, monitor deployed pipelines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+collect_app = typer.Typer(help="Bring run histories into the trace store.", no_args_is_help=True)
+iterations_app = typer.Typer(
+    help="Iteration chains: consecutive runs and what changed.", no_args_is_help=True
+)
+app.add_typer(collect_app, name="collect")
+app.add_typer(iterations_app, name="iterations")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class _State:
+    config: Path | None = None
+    db_url: str | None = None
+    _settings: Settings | None = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        from mileage.platform.settings import Settings
+
+        if overrides:
+            return Settings.load(config_file=self.config, db_url=self.db_url, **overrides)
+        if self._settings is None:
+            self._settings = Settings.load(config_file=self.config, db_url=self.db_url)
+        return self._settings
+
+    def store(self) -> TraceStore:
+        from mileage.platform.store import TraceStore
+
+        return TraceStore.open(self.settings().resolved_db_url)
+
+
+def _state(ctx: typer.Context) -> _State:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, _State):  # invoked without the root callback (tests)
+        obj = _State()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def handle_errors(func: F) -> F:
+    """Turn Mileage errors into one readable line on stderr and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except MileageError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
+    """Print ``data`` as JSON, or call ``human`` to print it for people."""
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str, allow_nan=False))
+    else:
+        human()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML settings file (default: ./mileage.toml).")
+    ] = None,
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            "--db-url", help="Trace store URL (default: MILEAGE_DB_URL or SQLite in .mileage/)."
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = _State(config=config, db_url=db_url)
+
+
+@app.command()
+@handle_errors
+def init(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Create the trace store, or upgrade its schema, and print where it is."""
+    store = _state(ctx).store()
+    try:
+        info = {"db_url": store.url, "tables": len(store.table_names()), "schema": "current"}
+    finally:
+        store.close()
+    emit(
+        info,
+        as_json,
+        lambda: typer.echo(f"trace store ready: {info['db_url']} ({info['tables']} tables)"),
+    )
+
+
+@app.command()
+@handle_errors
+def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Row counts, sources, and the last collection pass of each source."""
+    from mileage.platform._status import store_status
+
+    store = _state(ctx).store()
+    try:
+        data = store_status(store)
+    finally:
+        store.close()
+
+    def human() -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        console.print(f"trace store: {data['db_url']}")
+        counts = Table("table", "rows", title="contents")
+        for name, n in data["counts"].items():
+            counts.add_row(name, f"{n:,}")
+        console.print(counts)
+        if data["sources"]:
+            sources = Table("kind", "source", "runs", "last pass", "status", title="sources")
+            for s in data["sources"]:
+                sources.add_row(
+                    s["kind"],
+                    s["uri"],
+                    f"{s['runs']:,}",
+                    str(s["last_pass_finished"]),
+                    str(s["last_pass_status"]),
+                )
+            console.print(sources)
+
+    emit(data, as_json, human)
+
+
+@collect_app.command("mlflow")
+@handle_errors
+def collect_mlflow(
+    ctx: typer.Context,
+    tracking_uri: Annotated[
+        str,
+        typer.Option(
+            "--tracking-uri",
+            envvar="MLFLOW_TRACKING_URI",
+            help="http(s)://host:port, sqlite:///path/mlflow.db, or an mlruns/ folder.",
+        ),
+    ],
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-read every run, not only new or changed ones.")
+    ] = False,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Runs per transaction.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest experiments, runs, params, tags, metric histories and the model registry.
+
+    Incremental: a second pass only reads runs that are new or changed.
+    Example: mileage collect mlflow --tracking-uri ./mlruns --json
+    """
+    from mileage.collectors.mlflow import MlflowCollector
+    from mileage.platform.progress import RichProgress
+
+    state = _state(ctx)
+    store = state.store()
+    try:
+        collector = MlflowCollector(
+            tracking_uri, settings=state.settings(), full=full, batch_size=batch_size
+        )
+        with RichProgress(enabled=sys.stderr.isatty()) as progress:
+            report = collector.collect(store, progress=progress)
+    finally:
+        store.close()
+    _print_report(report.to_dict(), as_json)
+
+
+def _print_report(data: dict[str, Any], as_json: bool) -> None:
+    def human() -> None:
+        typer.echo(
+            f"{data['source']} ({data['reader']}): {data['runs_seen']} runs seen, "
+            f"{data['runs_written']} written, {data['runs_unchanged']} unchanged, "
+            f"{data['experiments']} experiments, {data['model_versions']} model versions, "
+            f"{data['registry_events']} registry events, {data['chains_rebuilt']} chains rebuilt "
+            f"in {data['seconds']:.2f}s"
+        )
+        for line in data["warnings"]:
+            typer.echo(f"warning: {line}", err=True)
+
+    emit(data, as_json, human)
+
+
+@iterations_app.command("stats")
+@handle_errors
+def iterations_stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Chains, links, and the share of links reusing more than half of the previous run."""
+    from mileage.collectors._iterations import stats
+
+    store = _state(ctx).store()
+    try:
+        with store.connect() as conn:
+            data = stats(conn)
+    finally:
+        store.close()
+
+    def human() -> None:
+        share = data["share_reusing_over_half"]
+        typer.echo(
+            f"{data['chains']} chains, {data['links']} links; "
+            + (
+                f"{share:.1%} of measured links reuse over half of the previous run"
+                if share is not None
+                else "no measured links"
+            )
+            + f" (seed papers: {data['seed_reference']})"
+        )
+        for s in data["sources"]:
+            sh = s["share_reusing_over_half"]
+            typer.echo(
+                f"  {s['kind']:8} {s['source']}: {s['chains']} chains, {s['links']} links, "
+                + (f"{sh:.1%} reuse > 1/2" if sh is not None else "n/a")
+            )
+
+    emit(data, as_json, human)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

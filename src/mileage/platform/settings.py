@@ -1,0 +1,146 @@
+"""One frozen settings object, built once and passed down.
+
+Precedence, highest first: explicit arguments, ``MILEAGE_*`` environment variables, the
+``mileage.toml`` file (in the working directory, or the file named by ``MILEAGE_CONFIG``),
+then the defaults below. Nothing reads the environment at import time.
+
+Example:
+    >>> from mileage.platform.settings import Settings
+    >>> s = Settings.load(db_url="sqlite:///:memory:")
+    >>> s.db_url
+    'sqlite:///:memory:'
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from mileage.platform.errors import ConfigError
+
+CONFIG_FILE_NAME = "mileage.toml"
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("mileage_config_file", default=None)
+
+
+def _config_file() -> Path:
+    explicit = _CONFIG_FILE.get()
+    if explicit is not None:
+        return explicit
+    return Path(os.environ.get("MILEAGE_CONFIG") or CONFIG_FILE_NAME)
+
+
+class Settings(BaseSettings):
+    """Mileage configuration.
+
+    Attributes:
+        home: Folder for Mileage's local state (the embedded SQLite store, caches).
+        db_url: SQLAlchemy URL of the trace store; defaults to SQLite in ``home``.
+        shared_data: Folder with the public reference data used by tests and benchmarks.
+        http_retries: Attempts for each network call before giving up.
+        http_timeout_seconds: Timeout of one network call.
+        collect_batch_size: Runs written per transaction by collectors.
+        plugin_enabled: Whether the MLflow plugin adds tags and checks.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="MILEAGE_",
+        frozen=True,
+        extra="forbid",
+        toml_file=CONFIG_FILE_NAME,
+    )
+
+    home: Path = Field(default_factory=lambda: Path.cwd() / ".mileage")
+    db_url: str = ""
+    shared_data: Path | None = None
+    http_retries: int = Field(default=3, ge=1, le=20)
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    collect_batch_size: int = Field(default=500, ge=1, le=100_000)
+    plugin_enabled: bool = True
+    log_level: str = "WARNING"
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        allowed = {"DEBUG", "INFO", "WARNING", "ERROR"}
+        if value.upper() not in allowed:
+            raise ValueError(f"log_level must be one of {sorted(allowed)}, got {value!r}")
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_config_file()),
+        )
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
+        """Build the settings from arguments, environment and ``mileage.toml``.
+
+        Args:
+            config_file: TOML file to read instead of ``MILEAGE_CONFIG`` / ``./mileage.toml``.
+            **overrides: Explicit values; ``None`` values are ignored so CLI options that
+                were not given do not mask the environment or the file.
+
+        Returns:
+            The frozen settings.
+
+        Raises:
+            ConfigError: A value is invalid; the message names the setting and its source.
+        """
+        given = {k: v for k, v in overrides.items() if v is not None}
+        named = config_file or (
+            Path(os.environ["MILEAGE_CONFIG"]) if os.environ.get("MILEAGE_CONFIG") else None
+        )
+        if named is not None and not named.is_file():
+            raise ConfigError(
+                f"configuration file {str(named)!r} does not exist; create it, or drop --config "
+                "/ unset MILEAGE_CONFIG to use ./mileage.toml."
+            )
+        token = _CONFIG_FILE.set(named)
+        try:
+            return cls(**given)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']} "
+                f"(got {err.get('input')!r})"
+                for err in exc.errors()
+            )
+            raise ConfigError(
+                f"invalid Mileage settings: {problems}. Fix the argument, the MILEAGE_* "
+                f"environment variable or {named or CONFIG_FILE_NAME}."
+            ) from None
+        finally:
+            _CONFIG_FILE.reset(token)
+
+    @property
+    def resolved_db_url(self) -> str:
+        """The trace store URL, defaulting to ``<home>/mileage.db`` (SQLite)."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.home / 'mileage.db').resolve()}"
+
+    def shared_data_dir(self, repo_root: Path | None = None) -> Path:
+        """Folder of the shared reference data (``MILEAGE_SHARED_DATA`` or ``../shared/data``)."""
+        if self.shared_data is not None:
+            return self.shared_data
+        root = repo_root or Path.cwd()
+        return (root / ".." / "shared" / "data").resolve()

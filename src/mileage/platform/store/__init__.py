@@ -1,0 +1,29 @@
+"""The trace store: SQLAlchemy Core tables, Alembic migrations and a thin access layer."""
+
+from __future__ import annotations
+
+from mileage.platform.store import schema
+from mileage.platform.store._engine import create_store_engine, normalize_url, redact_url
+from mileage.platform.store._store import (
+    TraceStore,
+    migrate,
+    pack_history,
+    schema_is_current,
+    unpack_history,
+    utcnow,
+)
+from mileage.platform.store._upsert import upsert
+
+__all__ = [
+    "TraceStore",
+    "create_store_engine",
+    "migrate",
+    "normalize_url",
+    "pack_history",
+    "redact_url",
+    "schema",
+    "schema_is_current",
+    "unpack_history",
+    "upsert",
+    "utcnow",
+]

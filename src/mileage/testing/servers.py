@@ -1,0 +1,237 @@
+"""Real servers for tests and benchmarks, bound to 127.0.0.1 on free ports.
+
+* :class:`PostgresServer` runs Debian's PostgreSQL with ``initdb``/``pg_ctl`` in a temporary
+  folder (as the ``postgres`` user when started by root, which PostgreSQL refuses to run as).
+* :class:`MlflowServer` runs ``mlflow server`` in its own process group so that stopping it
+  stops its workers too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+POSTGRES_HINT = (
+    "PostgreSQL server binaries (initdb, pg_ctl) were not found; install them with "
+    "'apt-get install -y --no-install-recommends postgresql' (what 'make test' does), "
+    "or set MILEAGE_PG_BINDIR to the folder that holds pg_ctl"
+)
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pg_bindir() -> Path | None:
+    env = os.environ.get("MILEAGE_PG_BINDIR")
+    candidates = [env] if env else []
+    if shutil.which("pg_config"):
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False)
+        candidates.append(out.stdout.strip())
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for c in candidates:
+        if c and (Path(c) / "pg_ctl").is_file() and (Path(c) / "initdb").is_file():
+            return Path(c)
+    return None
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster on a free loopback port.
+
+    Example:
+        >>> with PostgresServer() as pg:  # doctest: +SKIP
+        ...     url = pg.create_database("trace")
+    """
+
+    def __init__(self) -> None:
+        bindir = _pg_bindir()
+        if bindir is None:
+            raise RuntimeError(POSTGRES_HINT)
+        self.bindir = bindir
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="mileage-pg-"))
+        self.data = self.root / "data"
+        self._as_postgres = os.geteuid() == 0
+        self._counter = 0
+
+    def _run(self, *args: str) -> None:
+        cmd = list(args)
+        if self._as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr.strip()[-800:]}"
+            )
+
+    def start(self) -> PostgresServer:
+        if self._as_postgres:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-o",
+            options,
+            "start",
+        )
+        return self
+
+    def stop(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._run(
+                str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
+            )
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        """SQLAlchemy URL of ``database`` on this server."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, prefix: str = "mileage") -> str:
+        """Create a fresh database and return its URL."""
+        import psycopg
+
+        self._counter += 1
+        name = f"{prefix}_{os.getpid()}_{self._counter}"
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as con:
+            con.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class MlflowServer:
+    """``mlflow server`` on a free loopback port, backed by a SQLite file or an mlruns folder.
+
+    Job execution is disabled (it starts eight extra processes) and the server runs in its own
+    process group, which :meth:`stop` kills as a whole.
+    """
+
+    def __init__(
+        self, backend_store_uri: str, artifact_root: Path, *, startup_timeout: float = 180.0
+    ) -> None:
+        self.backend_store_uri = backend_store_uri
+        self.artifact_root = artifact_root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.startup_timeout = startup_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.NamedTemporaryFile(
+            prefix="mileage-mlflow-", suffix=".log", delete=False
+        )  # noqa: SIM115
+
+    def start(self) -> MlflowServer:
+        env = dict(os.environ)
+        env.update(
+            MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+            MLFLOW_ALLOW_FILE_STORE="true",
+            PYTHONUNBUFFERED="1",
+        )
+        mlflow_cli = Path(sys.executable).with_name("mlflow")
+        cmd = [
+            str(mlflow_cli) if mlflow_cli.exists() else "mlflow",
+            "server",
+            "--backend-store-uri",
+            self.backend_store_uri,
+            "--default-artifact-root",
+            self.artifact_root.as_uri(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+        ]
+        self._proc = subprocess.Popen(
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(
+                    f"mlflow server exited with {self._proc.returncode}: {self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as resp:  # noqa: S310 - loopback
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(
+            f"mlflow server did not answer /health within {self.startup_timeout:.0f}s: {self.log_tail()}"
+        )
+
+    def log_tail(self, n: int = 2000) -> str:
+        self._log.flush()
+        return Path(self._log.name).read_text(errors="replace")[-n:]
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait(timeout=15)
+        self._log.close()
+        with contextlib.suppress(OSError):
+            Path(self._log.name).unlink()
+
+    def __enter__(self) -> MlflowServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
