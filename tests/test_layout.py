@@ -13,7 +13,11 @@ SRC = ROOT / "src" / "mileage"
 
 def test_nothing_shadows_the_standard_library() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "import platform, uuid; platform.system(); print(platform.__file__)"],
+        [
+            sys.executable,
+            "-c",
+            "import platform, uuid; platform.system(); print(platform.__file__)",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -35,12 +39,21 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_core_imports_no_other_subpackage() -> None:
-    core = [SRC / "platform" / n for n in ("errors.py", "settings.py", "fingerprint.py", "progress.py", "pipelines.py")]
+    core = [
+        SRC / "platform" / n
+        for n in ("errors.py", "settings.py", "fingerprint.py", "progress.py", "pipelines.py")
+    ]
     core += sorted((SRC / "platform" / "store").rglob("*.py"))
     for path in core:
         for name in _imports(path):
             assert not name.startswith(
-                ("mileage.collectors", "mileage.metalearner", "mileage.monitors", "mileage.dashboards", "mileage.plugin")
+                (
+                    "mileage.collectors",
+                    "mileage.metalearner",
+                    "mileage.monitors",
+                    "mileage.dashboards",
+                    "mileage.plugin",
+                )
             ), f"{path.relative_to(ROOT)} imports {name}"
 
 
@@ -49,7 +62,9 @@ def test_nothing_imports_the_entry_points() -> None:
         if path.name in ("cli.py", "daemon.py"):
             continue
         for name in _imports(path):
-            assert name not in ("mileage.platform.cli", "mileage.platform.daemon"), f"{path} imports {name}"
+            assert name not in ("mileage.platform.cli", "mileage.platform.daemon"), (
+                f"{path} imports {name}"
+            )
 
 
 def test_help_does_not_import_heavy_libraries() -> None:
@@ -62,6 +77,8 @@ def test_help_does_not_import_heavy_libraries() -> None:
         "heavy = {'mlflow', 'sqlalchemy', 'pandas', 'numpy', 'lightgbm', 'evidently', 'great_expectations', 'openml', 'sklearn'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

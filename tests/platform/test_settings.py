@@ -21,7 +21,9 @@ def test_default_store_is_sqlite_in_the_working_directory(tmp_path: Path) -> Non
     assert s.resolved_db_url == f"sqlite:///{tmp_path.resolve() / '.mileage' / 'mileage.db'}"
 
 
-def test_precedence_argument_over_environment_over_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_precedence_argument_over_environment_over_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     (tmp_path / "mileage.toml").write_text('db_url = "sqlite:///from-file.db"\nhttp_retries = 7\n')
     assert Settings.load().db_url == "sqlite:///from-file.db"
     assert Settings.load().http_retries == 7

@@ -14,7 +14,7 @@ def store_status(store: TraceStore) -> dict[str, Any]:
     """Counts per table and, per source, its runs, cursor and last pass."""
     sources = []
     with store.connect() as conn:
-        run_counts = dict(
+        run_counts: dict[int, int] = dict(
             conn.execute(
                 select(t.runs.c.source_id, func.count()).group_by(t.runs.c.source_id)
             ).all()

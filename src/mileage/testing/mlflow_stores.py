@@ -131,7 +131,7 @@ def _log_dataset(client: Any, run_id: str) -> None:
     from mlflow.entities import DatasetInput, InputTag
 
     frame = pd.DataFrame({"age": [31, 45, 27], "plan": ["a", "b", "a"], "churned": [0, 1, 0]})
-    dataset = mlflow.data.from_pandas(
+    dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
         frame, source="s3://bucket/churn.parquet", name="churn-train", targets="churned"
     )
     client.log_inputs(
@@ -157,3 +157,102 @@ def move_registry(uri: str) -> None:
 def finite(value: float) -> bool:
     """True for finite floats (helper for comparing histories)."""
     return not (math.isnan(value) or math.isinf(value))
+
+
+def build_large_store(
+    path: Path,
+    *,
+    n_runs: int,
+    n_params: int = 10,
+    n_metrics: int = 10,
+    n_steps: int = 50,
+    n_experiments: int = 4,
+    users: tuple[str, ...] = ("alice", "bob", "carol"),
+    seed: int = 0,
+    progress: Any = None,
+) -> Path:
+    """A large MLflow SQLite store: MLflow creates the schema, rows are bulk-inserted.
+
+    Logging 10 million metric points through MLflow's client takes hours, so rows are
+    written with one ``executemany`` per table into the tables MLflow created, exactly as
+    MLflow's SQL store lays them out (``latest_metrics`` included; no ``ANALYZE``). The
+    content is synthetic: each run changes one parameter of its predecessor.
+    """
+    import random
+    import sqlite3
+    import uuid
+
+    _quiet_mlflow()
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{path}")
+    exp_ids = [client.create_experiment(f"experiment-{i}") for i in range(n_experiments)]
+    rng = random.Random(seed)
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("PRAGMA journal_mode=MEMORY")
+    params = {f"param_{j}": str(rng.random()) for j in range(n_params)}
+    clock = BASE_MS
+    chunk = 500
+    for start in range(0, n_runs, chunk):
+        runs: list[tuple[Any, ...]] = []
+        prm: list[tuple[Any, ...]] = []
+        tags: list[tuple[Any, ...]] = []
+        metrics: list[tuple[Any, ...]] = []
+        latest: list[tuple[Any, ...]] = []
+        for i in range(start, min(n_runs, start + chunk)):
+            rid = uuid.UUID(int=rng.getrandbits(128)).hex
+            exp = exp_ids[i % n_experiments]
+            user = users[i % len(users)]
+            clock += 1000
+            params[f"param_{rng.randrange(n_params)}"] = str(rng.random())
+            runs.append(
+                (
+                    rid,
+                    f"run-{i}",
+                    "LOCAL",
+                    "bench.py",
+                    "",
+                    user,
+                    "FINISHED",
+                    clock,
+                    clock + 900,
+                    "",
+                    "active",
+                    f"{path.parent.as_uri()}/{rid}/artifacts",
+                    int(exp),
+                )
+            )
+            prm.extend((k, v, rid) for k, v in params.items())
+            tags.extend(
+                [
+                    ("mlflow.user", user, rid),
+                    ("mlflow.runName", f"run-{i}", rid),
+                    ("mlflow.source.name", "bench.py", rid),
+                ]
+            )
+            for m in range(n_metrics):
+                key = f"metric_{m}"
+                base = rng.random()
+                for s in range(n_steps):
+                    metrics.append((key, base / (s + 1), clock + s, rid, s, 0))
+                latest.append((key, base / n_steps, clock + n_steps - 1, n_steps - 1, 0, rid))
+        con.executemany(
+            "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            runs,
+        )
+        con.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?,?,?)", prm)
+        con.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?,?,?)", tags)
+        con.executemany(
+            "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?,?,?,?,?,?)",
+            metrics,
+        )
+        con.executemany(
+            "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?,?,?,?,?,?)",
+            latest,
+        )
+        con.commit()
+        if progress is not None:
+            progress.advance(len(runs))
+    con.close()
+    return path

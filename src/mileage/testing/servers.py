@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import shutil
 import signal
@@ -42,7 +41,7 @@ def _pg_bindir() -> Path | None:
     if shutil.which("pg_config"):
         out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False)
         candidates.append(out.stdout.strip())
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    candidates += sorted((str(p) for p in Path("/usr/lib/postgresql").glob("*/bin")), reverse=True)
     for c in candidates:
         if c and (Path(c) / "pg_ctl").is_file() and (Path(c) / "initdb").is_file():
             return Path(c)
@@ -161,9 +160,9 @@ class MlflowServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.NamedTemporaryFile(
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
             prefix="mileage-mlflow-", suffix=".log", delete=False
-        )  # noqa: SIM115
+        )
 
     def start(self) -> MlflowServer:
         env = dict(os.environ)
@@ -197,7 +196,7 @@ class MlflowServer:
                     f"mlflow server exited with {self._proc.returncode}: {self.log_tail()}"
                 )
             try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as resp:  # noqa: S310 - loopback
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as resp:
                     if resp.status == 200:
                         return self
             except OSError:

@@ -39,16 +39,23 @@ def test_every_run_of_the_real_store_lands(sqlite_store: TraceStore, agnias47: P
     assert any("another machine" in w for w in report.warnings)
 
 
-def test_one_metric_file_matches_the_stored_history(sqlite_store: TraceStore, agnias47: Path) -> None:
+def test_one_metric_file_matches_the_stored_history(
+    sqlite_store: TraceStore, agnias47: Path
+) -> None:
     MlflowCollector(str(agnias47)).collect(sqlite_store)
     metric_file = sorted(agnias47.glob("*/*/metrics/*"))[0]
     run_ext = metric_file.parent.parent.name
     lines = [line.split() for line in metric_file.read_text().splitlines()]
     expected = sorted((int(p[2]) if len(p) > 2 else 0, int(p[0]), float(p[1])) for p in lines)
     with sqlite_store.connect() as conn:
-        run_id = conn.execute(select(t.runs.c.id).where(t.runs.c.external_id == run_ext)).scalar_one()
+        run_id = conn.execute(
+            select(t.runs.c.id).where(t.runs.c.external_id == run_ext)
+        ).scalar_one()
     got = sqlite_store.metric_history(run_id, metric_file.name)
-    assert list(zip(got["step"].tolist(), got["timestamp"].tolist(), got["value"].tolist())) == expected
+    assert (
+        list(zip(got["step"].tolist(), got["timestamp"].tolist(), got["value"].tolist()))
+        == expected
+    )
 
 
 @pytest.fixture
@@ -58,7 +65,9 @@ def damaged(tmp_path: Path, agnias47: Path) -> Path:
     shutil.copytree(agnias47, root)
     runs = sorted(p.parent for p in root.glob("6/*/meta.yaml"))
     # NaN / inf values and a malformed line
-    (runs[0] / "metrics" / "accuracy").write_text("1650000000000 nan 0\n1650000000001 inf 1\n1650000000002 -inf 2\ngarbage\n")
+    (runs[0] / "metrics" / "accuracy").write_text(
+        "1650000000000 nan 0\n1650000000001 inf 1\n1650000000002 -inf 2\ngarbage\n"
+    )
     # a two-field line written by very old MLflow (no step)
     (runs[1] / "metrics" / "old_style").write_text("1650000000000 0.5\n")
     # bytes that are not UTF-8
@@ -70,7 +79,11 @@ def damaged(tmp_path: Path, agnias47: Path) -> Path:
     meta = (runs[4] / "meta.yaml").read_text()
     (runs[4] / "meta.yaml").write_text(meta.replace("end_time: ", "old_end_time: "))
     # deleted run
-    meta = (runs[5] / "meta.yaml").read_text().replace("lifecycle_stage: active", "lifecycle_stage: deleted")
+    meta = (
+        (runs[5] / "meta.yaml")
+        .read_text()
+        .replace("lifecycle_stage: active", "lifecycle_stage: deleted")
+    )
     (runs[5] / "meta.yaml").write_text(meta)
     # a broken meta.yaml
     (runs[6] / "meta.yaml").write_text("run_id: [unterminated\n")
@@ -83,27 +96,52 @@ def damaged(tmp_path: Path, agnias47: Path) -> Path:
 def test_damaged_store_is_collected_with_warnings(sqlite_store: TraceStore, damaged: Path) -> None:
     report = MlflowCollector(str(damaged)).collect(sqlite_store)
     text = "\n".join(report.warnings)
-    for expected in ("NaN or infinite", "malformed metric line", "not valid UTF-8", "RUNNING after 7 days",
-                     "without an end time", "deleted run", "unreadable meta.yaml"):
+    for expected in (
+        "NaN or infinite",
+        "malformed metric line",
+        "not valid UTF-8",
+        "RUNNING after 7 days",
+        "without an end time",
+        "deleted run",
+        "unreadable meta.yaml",
+    ):
         assert expected in text, expected
     assert report.runs_written == 105  # the run with the broken meta.yaml is reported, not stored
     with sqlite_store.connect() as conn:
-        lifecycle = dict(conn.execute(select(t.runs.c.lifecycle_stage, t.runs.c.id).where(t.runs.c.lifecycle_stage != "active")).all())
-        trashed = conn.execute(select(t.experiments.c.lifecycle_stage).where(t.experiments.c.external_id == "7")).scalar_one()
-        params = conn.execute(select(t.params.c.value).where(t.params.c.value.like("adam%"))).scalars().all()
-        old = conn.execute(select(t.metric_histories).where(t.metric_histories.c.key == "old_style")).one()
+        lifecycle = dict(
+            conn.execute(
+                select(t.runs.c.lifecycle_stage, t.runs.c.id).where(
+                    t.runs.c.lifecycle_stage != "active"
+                )
+            ).all()
+        )
+        trashed = conn.execute(
+            select(t.experiments.c.lifecycle_stage).where(t.experiments.c.external_id == "7")
+        ).scalar_one()
+        params = (
+            conn.execute(select(t.params.c.value).where(t.params.c.value.like("adam%")))
+            .scalars()
+            .all()
+        )
+        old = conn.execute(
+            select(t.metric_histories).where(t.metric_histories.c.key == "old_style")
+        ).one()
     assert "deleted" in lifecycle and trashed == "deleted"
     assert "adam\ufffd\ufffd" in params
     assert (old.n_points, old.last_step, old.last_value) == (1, 0, 0.5)
     with sqlite_store.connect() as conn:
-        run_id = conn.execute(select(t.metric_histories.c.run_id).where(t.metric_histories.c.n_nonfinite == 3)).scalar_one()
+        run_id = conn.execute(
+            select(t.metric_histories.c.run_id).where(t.metric_histories.c.n_nonfinite == 3)
+        ).scalar_one()
     values = sqlite_store.metric_history(run_id, "accuracy")["value"]
     assert np.isnan(values[0]) and values[1] == np.inf and values[2] == -np.inf
     again = MlflowCollector(str(damaged)).collect(sqlite_store)
     assert again.runs_written == 0
 
 
-def test_changed_run_is_the_only_one_rewritten(sqlite_store: TraceStore, tmp_path: Path, agnias47: Path) -> None:
+def test_changed_run_is_the_only_one_rewritten(
+    sqlite_store: TraceStore, tmp_path: Path, agnias47: Path
+) -> None:
     root = tmp_path / "mlruns"
     shutil.copytree(agnias47, root)
     MlflowCollector(str(root)).collect(sqlite_store)
@@ -114,7 +152,8 @@ def test_changed_run_is_the_only_one_rewritten(sqlite_store: TraceStore, tmp_pat
     assert (report.runs_written, report.runs_unchanged) == (1, 105)
     with sqlite_store.connect() as conn:
         row = conn.execute(
-            select(t.metric_histories).join(t.runs, t.runs.c.id == t.metric_histories.c.run_id)
+            select(t.metric_histories)
+            .join(t.runs, t.runs.c.id == t.metric_histories.c.run_id)
             .where(t.runs.c.external_id == metric.parent.parent.name)
         ).one()
     assert (row.last_step, row.last_value) == (7, 0.99)

@@ -21,7 +21,9 @@ def test_migrations_produce_exactly_the_declared_schema(any_store: TraceStore) -
     from alembic.migration import MigrationContext
 
     with any_store.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), t.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), t.metadata
+        )
     assert diff == []
 
 
@@ -43,8 +45,15 @@ def test_sources_and_upserts_are_idempotent(any_store: TraceStore) -> None:
     b = any_store.ensure_source("mlflow", "sqlite:////x.db")
     c = any_store.ensure_source("openml", "sqlite:////x.db")
     assert a == b != c
-    row = {"source_id": a, "external_id": "1", "name": "e", "artifact_location": None,
-           "lifecycle_stage": "active", "created_ms": 1, "tags": {"k": "v"}}
+    row = {
+        "source_id": a,
+        "external_id": "1",
+        "name": "e",
+        "artifact_location": None,
+        "lifecycle_stage": "active",
+        "created_ms": 1,
+        "tags": {"k": "v"},
+    }
     with any_store.begin() as conn:
         upsert(conn, t.experiments, [row], keys=("source_id", "external_id"))
         upsert(conn, t.experiments, [{**row, "name": "renamed"}], keys=("source_id", "external_id"))
@@ -59,24 +68,47 @@ def test_metric_histories_keep_nan_and_infinities(any_store: TraceStore) -> None
     steps = np.arange(6, dtype=np.int64)
     stamps = steps * 1000 + 1_700_000_000_000
     with any_store.begin() as conn:
-        exp = conn.execute(insert(t.experiments).values(source_id=source, external_id="e", name="e",
-                           lifecycle_stage="active", tags={}).returning(t.experiments.c.id)).scalar_one()
-        run = conn.execute(insert(t.runs).values(source_id=source, external_id="r", experiment_id=exp,
-                           status="FINISHED", lifecycle_stage="active", signature="s").returning(t.runs.c.id)).scalar_one()
-        conn.execute(insert(t.metric_histories).values(run_id=run, key="loss", **pack_history(steps, stamps, values)))
+        exp = conn.execute(
+            insert(t.experiments)
+            .values(source_id=source, external_id="e", name="e", lifecycle_stage="active", tags={})
+            .returning(t.experiments.c.id)
+        ).scalar_one()
+        run = conn.execute(
+            insert(t.runs)
+            .values(
+                source_id=source,
+                external_id="r",
+                experiment_id=exp,
+                status="FINISHED",
+                lifecycle_stage="active",
+                signature="s",
+            )
+            .returning(t.runs.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(t.metric_histories).values(
+                run_id=run, key="loss", **pack_history(steps, stamps, values)
+            )
+        )
     got = any_store.metric_history(run, "loss")
     np.testing.assert_array_equal(got["step"], steps)
     np.testing.assert_array_equal(got["timestamp"], stamps)
     np.testing.assert_array_equal(got["value"], values)  # NaN == NaN for assert_array_equal
     with any_store.connect() as conn:
         summary = conn.execute(select(t.metric_histories)).one()
-    assert summary.n_nonfinite == 3 and summary.min_value == 1e-300 and summary.last_value == values[-1]
+    assert (
+        summary.n_nonfinite == 3
+        and summary.min_value == 1e-300
+        and summary.last_value == values[-1]
+    )
     with pytest.raises(KeyError):
         any_store.metric_history(run, "nope")
     assert unpack_history(b"", b"", b"")["value"].size == 0
 
 
-def test_text_with_unicode_and_nul_survives_collection(any_store: TraceStore, tmp_path: Path, agnias47: Path) -> None:
+def test_text_with_unicode_and_nul_survives_collection(
+    any_store: TraceStore, tmp_path: Path, agnias47: Path
+) -> None:
     import shutil
 
     root = tmp_path / "mlruns"
@@ -85,7 +117,11 @@ def test_text_with_unicode_and_nul_survives_collection(any_store: TraceStore, tm
     param.write_bytes("0.1 \u00e9\u4e2d\x00end".encode())
     MlflowCollector(str(root)).collect(any_store)
     with any_store.connect() as conn:
-        values = conn.execute(select(t.params.c.value).where(t.params.c.value.like("0.1 %"))).scalars().all()
+        values = (
+            conn.execute(select(t.params.c.value).where(t.params.c.value.like("0.1 %")))
+            .scalars()
+            .all()
+        )
     assert values == ["0.1 \u00e9\u4e2d\ufffdend"]
 
 

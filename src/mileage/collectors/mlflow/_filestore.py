@@ -80,7 +80,7 @@ class FileStoreReader:
 
     def _yaml(self, path: Path) -> dict[str, Any] | None:
         try:
-            data = yaml.load(self._text(path), Loader=_Loader)  # noqa: S506 - safe loader
+            data = yaml.load(self._text(path), Loader=_Loader)
         except (OSError, yaml.YAMLError) as exc:
             self._warnings.add(
                 "unreadable meta.yaml skipped (fix or remove the file)",

@@ -10,6 +10,7 @@ Every call is retried a bounded number of times.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,6 +37,12 @@ _PAGE = 1000
 _IDS_PER_SEARCH = 100
 _BULK_RUNS = 100
 _BULK_MAX = 25000  # the server truncates a bulk answer at this many points
+_USERINFO = re.compile(r"://[^/@\s]+@")
+
+
+def scrub(text: str) -> str:
+    """Remove credentials embedded in URLs (``https://user:secret@host``) from a message."""
+    return _USERINFO.sub("://***@", text)
 
 
 def public_uri(uri: str) -> str:
@@ -90,11 +97,11 @@ class RestReader:
         except (MlflowException, RequestException, OSError) as exc:
             raise SourceUnavailableError(
                 f"MLflow tracking server {self.uri} did not answer {endpoint} after "
-                f"{self._retries} attempts ({type(exc).__name__}: {str(exc)[:300]}); check that "
+                f"{self._retries} attempts ({type(exc).__name__}: {scrub(str(exc))[:300]}); check that "
                 "it is running and reachable, or raise MILEAGE_HTTP_RETRIES."
             ) from None
         if response.status_code == 404:
-            raise _NotFound(endpoint)
+            raise _NotFoundError(endpoint, response.text[:2000])
         if response.status_code != 200:
             raise CollectorError(
                 f"MLflow tracking server {self.uri} answered {endpoint} with HTTP "
@@ -236,13 +243,13 @@ class RestReader:
                 self._histories(key, sorted(run_ids[i : i + _BULK_RUNS]), points)
         out = []
         for h in headers:
-            run = runs.get(h.run_id)
-            if run is None:
+            found = runs.get(h.run_id)
+            if found is None:
                 continue
-            info, data = run.get("info", {}), run.get("data", {})
+            info, data = found.get("info", {}), found.get("data", {})
             tags = {t["key"]: t.get("value", "") for t in data.get("tags", [])}
             metrics = {
-                m["key"]: MetricSeries.from_points(points.get((h.run_id, m["key"]), []))
+                m["key"]: MetricSeries.from_points(points.get((h.run_id, m["key"])) or [_point(m)])
                 for m in data.get("metrics", [])
             }
             out.append(
@@ -259,7 +266,7 @@ class RestReader:
                     params={p["key"]: p.get("value", "") for p in data.get("params", [])},
                     tags=tags,
                     metrics={k: v for k, v in metrics.items() if len(v)},
-                    inputs=_inputs(run),
+                    inputs=_inputs(found),
                     signature=h.signature,
                 )
             )
@@ -279,40 +286,40 @@ class RestReader:
                     params=[("run_id", r) for r in run_ids]
                     + [("metric_key", key), ("max_results", _BULK_MAX)],
                 )
-            except _NotFound:
-                self._bulk_supported = False
-            else:
+            except _NotFoundError as exc:
+                # A missing endpoint disables bulk reads; a run the server cannot open only
+                # sends this batch down the one-run-at-a-time path.
+                self._bulk_supported = exc.resource_missing
+                answer = None
+            if answer is not None:
                 metrics = answer.get("metrics", [])
                 if len(metrics) < _BULK_MAX:
                     for m in metrics:
-                        points.setdefault((m["run_id"], key), []).append(
-                            (
-                                _int(m.get("step")) or 0,
-                                _int(m.get("timestamp")) or 0,
-                                _float(m.get("value")),
-                            )
-                        )
+                        points.setdefault((m["run_id"], key), []).append(_point(m))
                     return
                 if len(run_ids) > 1:  # truncated: split the batch
                     half = len(run_ids) // 2
                     self._histories(key, run_ids[:half], points)
                     self._histories(key, run_ids[half:], points)
                     return
-        for run_id in run_ids:  # one run with a very long history, or no bulk endpoint
-            series = points.setdefault((run_id, key), [])
-            series.clear()
-            for m in self._pages(
-                "/api/2.0/mlflow/metrics/get-history",
-                "GET",
-                {"run_id": run_id, "metric_key": key, "max_results": _BULK_MAX},
-                "metrics",
-            ):
-                series.append(
-                    (
-                        _int(m.get("step")) or 0,
-                        _int(m.get("timestamp")) or 0,
-                        _float(m.get("value")),
+        for run_id in run_ids:  # a very long history, a run the server cannot open, no bulk
+            try:
+                points[(run_id, key)] = [
+                    _point(m)
+                    for m in self._pages(
+                        "/api/2.0/mlflow/metrics/get-history",
+                        "GET",
+                        {"run_id": run_id, "metric_key": key, "max_results": _BULK_MAX},
+                        "metrics",
                     )
+                ]
+            except _NotFoundError:
+                # Seen with legacy mlruns/ stores served by MLflow 3: runs are searchable
+                # but cannot be opened by id. Keep the latest value the search returned.
+                self._warnings.add(
+                    "server could not return a metric history (kept the latest value only; "
+                    "collect the store's folder or database directly for full histories)",
+                    f"{run_id[:12]}/{key}",
                 )
 
     # -- registry --------------------------------------------------------------------------
@@ -349,14 +356,22 @@ class RestReader:
                         tags={t["key"]: t.get("value", "") for t in v.get("tags", [])},
                     )
                 )
-        except _NotFound:
+        except _NotFoundError:
             self._warnings.add("tracking server has no model registry; registry skipped", self.uri)
         snap.versions.sort(key=lambda v: (v.model_name, v.version))
         return snap
 
 
-class _NotFound(Exception):
-    pass
+class _NotFoundError(Exception):
+    """HTTP 404: a missing endpoint, or (``resource_missing``) a run the server cannot find."""
+
+    def __init__(self, endpoint: str, body: str = "") -> None:
+        super().__init__(endpoint)
+        self.resource_missing = "RESOURCE_DOES_NOT_EXIST" in body
+
+
+def _point(m: dict[str, Any]) -> tuple[int, int, float]:
+    return (_int(m.get("step")) or 0, _int(m.get("timestamp")) or 0, _float(m.get("value")))
 
 
 def _int(value: Any) -> int | None:

@@ -126,7 +126,7 @@ class SqliteReader:
         counts: dict[str, list[Any]] = {}
         for table in ("params", "tags"):
             for run_id, n in self._con.execute(
-                f"SELECT run_uuid, COUNT(*) FROM {table} GROUP BY run_uuid"  # noqa: S608
+                f"SELECT run_uuid, COUNT(*) FROM {table} GROUP BY run_uuid"
             ):
                 counts.setdefault(run_id, [0, 0, 0, 0])[0 if table == "params" else 1] = n
         for run_id, n, last in self._con.execute(
@@ -165,19 +165,19 @@ class SqliteReader:
                 r[0]: r
                 for r in con.execute(
                     "SELECT run_uuid, experiment_id, name, user_id, status, start_time, "
-                    f"end_time, lifecycle_stage, artifact_uri FROM runs WHERE run_uuid IN ({marks})",  # noqa: S608
+                    f"end_time, lifecycle_stage, artifact_uri FROM runs WHERE run_uuid IN ({marks})",
                     ids,
                 )
             }
             params: dict[str, dict[str, str]] = {}
             for run_id, key, value in con.execute(
-                f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({marks})",  # noqa: S608
+                f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({marks})",
                 ids,
             ):
                 params.setdefault(run_id, {})[key] = value if value is not None else ""
             tags: dict[str, dict[str, str]] = {}
             for run_id, key, value in con.execute(
-                f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({marks})",  # noqa: S608
+                f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({marks})",
                 ids,
             ):
                 tags.setdefault(run_id, {})[key] = value if value is not None else ""
@@ -215,14 +215,14 @@ class SqliteReader:
         con = self._con
         order = "ORDER BY run_uuid, key, step, timestamp, value, is_nan"
         groups = con.execute(
-            f"SELECT run_uuid, key, COUNT(*) FROM metrics WHERE run_uuid IN ({marks}) "  # noqa: S608
+            f"SELECT run_uuid, key, COUNT(*) FROM metrics WHERE run_uuid IN ({marks}) "
             "GROUP BY run_uuid, key ORDER BY run_uuid, key",
             ids,
         ).fetchall()
         if not groups:
             return {}
         points = con.execute(
-            f"SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid IN ({marks}) "  # noqa: S608
+            f"SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid IN ({marks}) "
             + order,
             ids,
         ).fetchall()
@@ -255,7 +255,7 @@ class SqliteReader:
             "SELECT i.input_uuid, i.destination_id, d.name, d.digest, d.dataset_source_type, "
             "d.dataset_source, d.dataset_schema, d.dataset_profile FROM inputs i "
             "JOIN datasets d ON d.dataset_uuid = i.source_id "
-            f"WHERE i.source_type = 'DATASET' AND i.destination_id IN ({marks}) "  # noqa: S608
+            f"WHERE i.source_type = 'DATASET' AND i.destination_id IN ({marks}) "
             "ORDER BY i.destination_id, d.name, d.digest",
             ids,
         ):
