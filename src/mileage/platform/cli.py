@@ -255,6 +255,25 @@ def iterations_stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
     emit(data, as_json, human)
 
 
+@app.command()
+@handle_errors
+def demo(
+    ctx: typer.Context,
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Keep the previous demo's files instead of starting fresh."),
+    ] = False,
+) -> None:
+    """Run the whole loop on real data in a few minutes (what 'make run' does).
+
+    Trains real models while changing one thing at a time, logs them to a local MLflow store,
+    collects that store, and prints what changed between iterations and where to look next.
+    """
+    from mileage.platform._demo import run_demo
+
+    run_demo(_state(ctx).settings(), fresh=not keep)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
