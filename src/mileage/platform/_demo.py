@@ -128,9 +128,9 @@ def step_train(ctx: DemoContext) -> None:
                 X, y, test_size=0.3, random_state=0, stratify=y
             )
             experiment = mlflow.set_experiment(f"demo-{dataset}")
-            train_ds = mlflow.data.from_pandas(
+            train_ds = mlflow.data.from_pandas(  # type: ignore[attr-defined]
                 X_tr.assign(target=y_tr), name=f"{dataset}-train", targets="target"
-            )  # type: ignore[attr-defined]
+            )
             for i, spec in enumerate(specs):
                 clock += 3_600_000
                 pipe = _estimator(spec)

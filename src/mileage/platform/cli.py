@@ -7,21 +7,13 @@ imported inside the commands so ``mileage --help`` answers at once.
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from mileage.platform.errors import ConfigError, MileageError
-
-if TYPE_CHECKING:
-    from mileage.platform.settings import Settings
-    from mileage.platform.store import TraceStore
+from mileage.platform._cli_common import JsonOption, _State, _state, emit, handle_errors
 
 app = typer.Typer(
     name="mileage",
@@ -37,63 +29,6 @@ iterations_app = typer.Typer(
 )
 app.add_typer(collect_app, name="collect")
 app.add_typer(iterations_app, name="iterations")
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass
-class _State:
-    config: Path | None = None
-    db_url: str | None = None
-    _settings: Settings | None = None
-
-    def settings(self, **overrides: Any) -> Settings:
-        from mileage.platform.settings import Settings
-
-        if overrides:
-            return Settings.load(config_file=self.config, db_url=self.db_url, **overrides)
-        if self._settings is None:
-            self._settings = Settings.load(config_file=self.config, db_url=self.db_url)
-        return self._settings
-
-    def store(self) -> TraceStore:
-        from mileage.platform.store import TraceStore
-
-        return TraceStore.open(self.settings().resolved_db_url)
-
-
-def _state(ctx: typer.Context) -> _State:
-    obj = ctx.find_root().obj
-    if not isinstance(obj, _State):  # invoked without the root callback (tests)
-        obj = _State()
-        ctx.find_root().obj = obj
-    return obj
-
-
-def handle_errors(func: F) -> F:
-    """Turn Mileage errors into one readable line on stderr and the documented exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        except MileageError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
-    """Print ``data`` as JSON, or call ``human`` to print it for people."""
-    if as_json:
-        typer.echo(json.dumps(data, indent=2, default=str, allow_nan=False))
-    else:
-        human()
 
 
 @app.callback()

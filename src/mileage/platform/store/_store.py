@@ -172,10 +172,10 @@ class TraceStore:
     # -- reads ---------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        """Row counts of the main tables."""
+        """Row counts of every table Mileage declares."""
         out: dict[str, int] = {}
         with self.connect() as conn:
-            for table in t.CORE_TABLES:
+            for table in t.metadata.sorted_tables:
                 out[table.name] = int(
                     conn.execute(select(func.count()).select_from(table)).scalar_one()
                 )

@@ -1,4 +1,4 @@
-"""Tables of the trace store (SQLAlchemy Core).
+"""Core tables of the trace store (SQLAlchemy Core): what collectors write.
 
 Every collected object has a natural key, normally ``(source_id, external_id)``, so writes
 are upserts and a replayed batch changes nothing. Source timestamps are kept as epoch
