@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,12 +23,14 @@ class WarningLog:
         self._counts: dict[str, int] = defaultdict(int)
         self._examples: dict[str, list[str]] = defaultdict(list)
         self._max = max_examples
+        self._lock = threading.Lock()
 
     def add(self, kind: str, example: str) -> None:
         """Record one occurrence of ``kind`` (a sentence naming the problem and the fix)."""
-        self._counts[kind] += 1
-        if len(self._examples[kind]) < self._max:
-            self._examples[kind].append(example)
+        with self._lock:
+            self._counts[kind] += 1
+            if len(self._examples[kind]) < self._max:
+                self._examples[kind].append(example)
 
     def __len__(self) -> int:
         return sum(self._counts.values())

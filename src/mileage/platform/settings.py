@@ -48,6 +48,7 @@ class Settings(BaseSettings):
         shared_data: Folder with the public reference data used by tests and benchmarks.
         http_retries: Attempts for each network call before giving up.
         http_timeout_seconds: Timeout of one network call.
+        http_concurrency: Concurrent requests to one server (e.g. metric history calls).
         collect_batch_size: Runs written per transaction by collectors.
         plugin_enabled: Whether the MLflow plugin adds tags and checks.
     """
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     shared_data: Path | None = None
     http_retries: int = Field(default=3, ge=1, le=20)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_concurrency: int = Field(default=4, ge=1, le=64)
     collect_batch_size: int = Field(default=500, ge=1, le=100_000)
     plugin_enabled: bool = True
     log_level: str = "WARNING"

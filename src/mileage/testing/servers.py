@@ -152,13 +152,19 @@ class MlflowServer:
     """
 
     def __init__(
-        self, backend_store_uri: str, artifact_root: Path, *, startup_timeout: float = 180.0
+        self,
+        backend_store_uri: str,
+        artifact_root: Path,
+        *,
+        startup_timeout: float = 180.0,
+        workers: int = 1,
     ) -> None:
         self.backend_store_uri = backend_store_uri
         self.artifact_root = artifact_root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_timeout = startup_timeout
+        self.workers = workers
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
             prefix="mileage-mlflow-", suffix=".log", delete=False
@@ -184,7 +190,7 @@ class MlflowServer:
             "--port",
             str(self.port),
             "--workers",
-            "1",
+            str(self.workers),
         ]
         self._proc = subprocess.Popen(
             cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True

@@ -60,7 +60,11 @@ def open_reader(
     uri = tracking_uri.strip()
     if uri.startswith(("http://", "https://")):
         return RestReader(
-            uri, warnings, retries=settings.http_retries, timeout=settings.http_timeout_seconds
+            uri,
+            warnings,
+            retries=settings.http_retries,
+            timeout=settings.http_timeout_seconds,
+            concurrency=settings.http_concurrency,
         )
     if uri.startswith("sqlite:///"):
         return SqliteReader(Path(uri[len("sqlite:///") :]), warnings)

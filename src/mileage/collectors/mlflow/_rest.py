@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -61,7 +62,13 @@ class RestReader:
     full_listing = False
 
     def __init__(
-        self, uri: str, warnings: WarningLog, *, retries: int = 3, timeout: float = 30.0
+        self,
+        uri: str,
+        warnings: WarningLog,
+        *,
+        retries: int = 3,
+        timeout: float = 30.0,
+        concurrency: int = 4,
     ) -> None:
         from mlflow.utils.credentials import get_default_host_creds
 
@@ -70,6 +77,7 @@ class RestReader:
         self._warnings = warnings
         self._retries = retries
         self._timeout = timeout
+        self._concurrency = max(1, concurrency)
         self._bulk_supported = True
         self._experiment_ids: list[str] | None = None
 
@@ -238,9 +246,15 @@ class RestReader:
             for m in run.get("data", {}).get("metrics", []):
                 by_key.setdefault(m["key"], []).append(run_id)
         points: dict[tuple[str, str], list[tuple[int, int, float]]] = {}
-        for key, run_ids in by_key.items():
-            for i in range(0, len(run_ids), _BULK_RUNS):
-                self._histories(key, sorted(run_ids[i : i + _BULK_RUNS]), points)
+        jobs = [
+            (key, sorted(run_ids[i : i + _BULK_RUNS]))
+            for key, run_ids in by_key.items()
+            for i in range(0, len(run_ids), _BULK_RUNS)
+        ]
+        # Servers answer several history calls at once; the calls are independent.
+        with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
+            for part in pool.map(lambda job: self._histories(job[0], job[1], {}), jobs):
+                points.update(part)
         out = []
         for h in headers:
             found = runs.get(h.run_id)
@@ -277,7 +291,8 @@ class RestReader:
         key: str,
         run_ids: list[str],
         points: dict[tuple[str, str], list[tuple[int, int, float]]],
-    ) -> None:
+    ) -> dict[tuple[str, str], list[tuple[int, int, float]]]:
+        """Fill ``points`` with the histories of ``key`` for ``run_ids`` and return it."""
         if self._bulk_supported:
             try:
                 answer = self._call(
@@ -296,12 +311,11 @@ class RestReader:
                 if len(metrics) < _BULK_MAX:
                     for m in metrics:
                         points.setdefault((m["run_id"], key), []).append(_point(m))
-                    return
+                    return points
                 if len(run_ids) > 1:  # truncated: split the batch
                     half = len(run_ids) // 2
                     self._histories(key, run_ids[:half], points)
-                    self._histories(key, run_ids[half:], points)
-                    return
+                    return self._histories(key, run_ids[half:], points)
         for run_id in run_ids:  # a very long history, a run the server cannot open, no bulk
             try:
                 points[(run_id, key)] = [
@@ -321,6 +335,7 @@ class RestReader:
                     "collect the store's folder or database directly for full histories)",
                     f"{run_id[:12]}/{key}",
                 )
+        return points
 
     # -- registry --------------------------------------------------------------------------
 
