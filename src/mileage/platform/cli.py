@@ -192,6 +192,61 @@ def iterations_stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 @app.command()
 @handle_errors
+def daemon(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Run every job once, then exit.")] = False,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Bind address of /metrics and /healthz (default 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port of /metrics and /healthz (default 9464).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run scheduled jobs (collect, retrain, monitor) and serve /metrics and /healthz.
+
+    Replicas on one database elect a leader; standbys serve metrics and take over.
+    Example: mileage daemon --once --json
+    """
+    import logging
+
+    from mileage.platform.daemon import Daemon
+
+    state = _state(ctx)
+    settings = state.settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    store = state.store()
+    worker = Daemon(settings, store)
+    try:
+        if once:
+            results = worker.run_once()
+            failed = [r for r in results if r["status"] == "failed"]
+
+            def human() -> None:
+                for r in results:
+                    typer.echo(
+                        f"{r['job']}: {r['status']} after {r.get('attempts', 0)} attempt(s) {r.get('detail', '')[:200]}"
+                    )
+                typer.echo(f"{len(results)} jobs, {len(failed)} failed")
+
+            emit({"jobs": results, "failed": len(failed)}, as_json, human)
+            if failed:
+                raise typer.Exit(1)
+            return
+        bound = worker.serve_http(host, port)
+        typer.echo(f"metrics on http://{bound[0]}:{bound[1]}/metrics, health on /healthz", err=True)
+        worker.install_signal_handlers()
+        worker.run_forever()
+    finally:
+        worker.close()
+        store.close()
+
+
+@app.command()
+@handle_errors
 def demo(
     ctx: typer.Context,
     keep: Annotated[

@@ -51,6 +51,14 @@ class Settings(BaseSettings):
         http_concurrency: Concurrent requests to one server (e.g. metric history calls).
         collect_batch_size: Runs written per transaction by collectors.
         plugin_enabled: Whether the MLflow plugin adds tags and checks.
+        daemon_host: Address the daemon's /metrics and /healthz bind to (loopback by default).
+        daemon_port: Port of /metrics and /healthz (0 picks a free one).
+        daemon_workers: Jobs the daemon runs at the same time (never two runs of one job).
+        collect_interval_seconds: How often the daemon collects each known source.
+        job_retries: Attempts of a failing job within one scheduled run.
+        job_backoff_seconds: First pause between attempts; doubles after each failure.
+        misfire_grace_seconds: How late a missed run may still start after downtime (runs
+            missed during downtime are coalesced into one catch-up run).
     """
 
     model_config = SettingsConfigDict(
@@ -69,6 +77,13 @@ class Settings(BaseSettings):
     collect_batch_size: int = Field(default=500, ge=1, le=100_000)
     plugin_enabled: bool = True
     log_level: str = "WARNING"
+    daemon_host: str = "127.0.0.1"
+    daemon_port: int = Field(default=9464, ge=0, le=65535)
+    daemon_workers: int = Field(default=4, ge=1, le=64)
+    collect_interval_seconds: float = Field(default=300.0, gt=0)
+    job_retries: int = Field(default=3, ge=1, le=20)
+    job_backoff_seconds: float = Field(default=5.0, ge=0)
+    misfire_grace_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("log_level")
     @classmethod

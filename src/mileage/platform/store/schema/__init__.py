@@ -33,9 +33,11 @@ from mileage.platform.store.schema._core import (
     tags,
     tasks,
 )
+from mileage.platform.store.schema._daemon import DAEMON_TABLES, job_runs
 
 __all__ = [
     "CORE_TABLES",
+    "DAEMON_TABLES",
     "NAMING",
     "Id",
     "Json",
@@ -46,6 +48,7 @@ __all__ = [
     "datasets",
     "experiments",
     "iterations",
+    "job_runs",
     "metadata",
     "metric_histories",
     "model_aliases",
