@@ -1,0 +1,259 @@
+"""The daemon with real stores, real HTTP, real processes and real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import func, select
+
+from mileage.collectors.mlflow import MlflowCollector
+from mileage.platform import daemon as daemon_module
+from mileage.platform.daemon import Daemon, JobSpec
+from mileage.platform.settings import Settings
+from mileage.platform.store import TraceStore
+from mileage.platform.store import schema as t
+from mileage.testing import free_port
+
+
+def _settings(**kw: Any) -> Settings:
+    return Settings.load(**{"job_backoff_seconds": 0.01, **kw})
+
+
+@pytest.fixture
+def collected(sqlite_store: TraceStore, agnias47: Path) -> TraceStore:
+    MlflowCollector(str(agnias47)).collect(sqlite_store)
+    return sqlite_store
+
+
+@pytest.fixture
+def flaky_job(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    """A job kind that fails its first two attempts of every run."""
+    calls = {"n": 0}
+
+    def runner(d: Daemon, spec: JobSpec) -> Mapping[str, Any]:
+        calls["n"] += 1
+        if calls["n"] % 3:
+            raise RuntimeError(f"transient failure {calls['n']}")
+        return {"ok": True}
+
+    monkeypatch.setitem(daemon_module.RUNNERS, "flaky", runner)
+    monkeypatch.setattr(
+        daemon_module,
+        "PROVIDERS",
+        [*daemon_module.PROVIDERS, lambda d: [JobSpec("flaky:x", "flaky", 3600)]],
+    )
+    yield calls
+
+
+def _sample(registry: CollectorRegistry, name: str, labels: dict[str, str]) -> float | None:
+    return registry.get_sample_value(name, labels)
+
+
+def test_run_once_collects_every_source_and_records_runs(collected: TraceStore) -> None:
+    d = Daemon(_settings(), collected, registry=CollectorRegistry())
+    results = d.run_once()
+    assert [r["job"] for r in results] == ["collect:mlflow:1"]
+    assert (
+        results[0]["status"] == "succeeded" and json.loads(results[0]["detail"])["runs_seen"] == 106
+    )
+    assert (
+        _sample(
+            d.registry, "mileage_job_runs_total", {"job": "collect:mlflow:1", "status": "succeeded"}
+        )
+        == 1
+    )
+    assert (
+        _sample(
+            d.registry,
+            "mileage_collector_runs",
+            {"kind": "mlflow", "source": "file://mlflow-history-agnias47/mlruns"},
+        )
+        == 106
+    )
+    assert _sample(
+        d.registry, "mileage_job_last_success_timestamp_seconds", {"job": "collect:mlflow:1"}
+    ) == pytest.approx(time.time(), abs=60)
+    with collected.connect() as conn:
+        assert conn.execute(select(t.job_runs.c.status)).scalars().all() == ["succeeded"]
+
+
+def test_failing_job_is_retried_with_backoff_and_counted(
+    collected: TraceStore, flaky_job: dict[str, int]
+) -> None:
+    pauses: list[float] = []
+    d = Daemon(
+        _settings(job_retries=3, job_backoff_seconds=2),
+        collected,
+        registry=CollectorRegistry(),
+        sleep=pauses.append,
+    )
+    (outcome,) = [r for r in d.run_once() if r["job"] == "flaky:x"]
+    assert outcome["status"] == "succeeded" and outcome["attempts"] == 3
+    assert pauses == [2, 4]
+    assert _sample(d.registry, "mileage_job_retries_total", {"job": "flaky:x"}) == 2
+    d2 = Daemon(
+        _settings(job_retries=2), collected, registry=CollectorRegistry(), sleep=lambda s: None
+    )
+    (failed,) = [r for r in d2.run_once() if r["job"] == "flaky:x"]
+    assert failed["status"] == "failed" and "transient failure" in failed["detail"]
+    assert _sample(d2.registry, "mileage_job_last_run_failed", {"job": "flaky:x"}) == 1
+
+
+def test_a_slot_runs_once_even_with_two_leaders(collected: TraceStore) -> None:
+    a = Daemon(_settings(), collected, registry=CollectorRegistry())
+    b = Daemon(_settings(), collected, registry=CollectorRegistry())
+    b.owner = "other-host:1"
+    a.specs()
+    b.specs()
+    first = a.run_job("collect:mlflow:1", slot_ms=1_000)
+    second = b.run_job("collect:mlflow:1", slot_ms=1_000)
+    assert (first["status"], second["status"]) == ("succeeded", "skipped")
+    with collected.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.job_runs)).scalar_one() == 1
+
+
+def test_metrics_and_health_over_http(collected: TraceStore) -> None:
+    d = Daemon(_settings(), collected, registry=CollectorRegistry())
+    host, port = d.serve_http("127.0.0.1", 0)
+    try:
+        assert host == "127.0.0.1"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            assert resp.status == 200 and json.loads(resp.read())["scheduler"] == "standby"
+        d.run_once()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            body = resp.read().decode()
+        assert 'mileage_job_runs_total{job="collect:mlflow:1",status="succeeded"} 1.0' in body
+        assert "mileage_collector_lag_seconds" in body and "mileage_metrics_source_up" in body
+    finally:
+        d.close()
+
+
+def _daemon_process(db: Path, port: int, interval: float = 1.0) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "MILEAGE_COLLECT_INTERVAL_SECONDS": str(interval),
+        "MILEAGE_LOG_LEVEL": "INFO",
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mileage.platform.cli",
+            "--db-url",
+            f"sqlite:///{db}",
+            "daemon",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _health(port: int) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            return dict(json.loads(resp.read()))
+    except OSError:
+        return None
+
+
+def _wait(predicate: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+def _owners(store: TraceStore) -> set[str]:
+    with store.connect() as conn:
+        return set(
+            conn.execute(
+                select(t.job_runs.c.owner).where(t.job_runs.c.status == "succeeded")
+            ).scalars()
+        )
+
+
+@pytest.mark.slow
+def test_standby_takes_over_when_the_leader_is_killed(tmp_path: Path, agnias47: Path) -> None:
+    db = tmp_path / "trace.db"
+    store = TraceStore.open(f"sqlite:///{db}")
+    MlflowCollector(str(agnias47)).collect(store)
+    ports = free_port(), free_port()
+    first = _daemon_process(db, ports[0])
+    try:
+        _wait(lambda: (_health(ports[0]) or {}).get("leader"))
+        second = _daemon_process(db, ports[1])
+        try:
+            assert _wait(lambda: _health(ports[1]))["leader"] is False
+            _wait(lambda: _owners(store))
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            _wait(lambda: (_health(ports[1]) or {}).get("leader"), timeout=30)
+            _wait(lambda: len(_owners(store)) == 2, timeout=30)
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=60) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+    finally:
+        if first.poll() is None:
+            first.kill()
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(t.job_runs.c.slot_ms, t.job_runs.c.status, t.job_runs.c.owner)
+        ).all()
+    slots = [r.slot_ms for r in rows]
+    assert len(slots) == len(set(slots)) >= 2, "a slot ran twice"
+    assert len({r.owner for r in rows if r.status == "succeeded"}) == 2, "the standby never ran"
+    assert "running" not in {r.status for r in rows}
+    store.close()
+
+
+@pytest.mark.slow
+def test_sigterm_lets_the_running_job_finish(tmp_path: Path, agnias47: Path) -> None:
+    db = tmp_path / "trace.db"
+    store = TraceStore.open(f"sqlite:///{db}")
+    MlflowCollector(str(agnias47)).collect(store)
+    port = free_port()
+    proc = _daemon_process(db, port, interval=0.5)
+    try:
+        _wait(lambda: (_health(port) or {}).get("leader"))
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with store.connect() as conn:
+        statuses = conn.execute(select(t.job_runs.c.status)).scalars().all()
+    assert statuses and set(statuses) == {"succeeded"}
+    store.close()
+
+
+def test_postgres_leader_lock_admits_one_replica(postgres: Any) -> None:
+    from mileage.platform._leader import LeaderLock
+
+    store = TraceStore.open(postgres.create_database())
+    a, b = LeaderLock(store.engine), LeaderLock(store.engine)
+    assert a.acquire() and not b.acquire()
+    assert a.alive()
+    a.release()
+    assert b.acquire()
+    b.release()
+    store.close()
