@@ -13,6 +13,8 @@ pg_ok() {
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1
 }
 pg_ok || missing+=(postgresql)
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -33,5 +35,9 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts a system cluster on install; the tests run their own on free ports.
-if command -v service >/dev/null 2>&1; then $SUDO service postgresql stop >/dev/null 2>&1 || true; fi
+# Debian starts system services on install; the tests run their own on free ports.
+if command -v service >/dev/null 2>&1; then
+  for svc in postgresql prometheus prometheus-alertmanager prometheus-node-exporter; do
+    $SUDO service "$svc" stop >/dev/null 2>&1 || true
+  done
+fi

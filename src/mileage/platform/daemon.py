@@ -223,6 +223,7 @@ class Daemon:
         for provider in PROVIDERS:
             for spec in provider(self):
                 out[spec.id] = spec
+                self.metrics.job_interval.labels(spec.id).set(spec.interval_seconds)
         self._specs = out
         return list(out.values())
 

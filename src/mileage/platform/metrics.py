@@ -68,6 +68,12 @@ class MileageMetrics:
             ["job"],
             registry=registry,
         )
+        self.job_interval = Gauge(
+            "mileage_job_interval_seconds",
+            "Configured cadence of each scheduled job (for dead-man's-switch alerts).",
+            ["job"],
+            registry=registry,
+        )
         self.job_running = Gauge(
             "mileage_job_running", "Jobs running now.", ["job"], registry=registry
         )

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
@@ -231,6 +232,114 @@ class MlflowServer:
             Path(self._log.name).unlink()
 
     def __enter__(self) -> MlflowServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+PROMETHEUS_HINT = (
+    "the prometheus binary was not found; install it with 'apt-get install -y "
+    "--no-install-recommends prometheus' (what 'make test' does)"
+)
+
+
+class PrometheusServer:
+    """A real Prometheus on a free loopback port, scraping the given targets every second.
+
+    Args:
+        targets: ``host:port`` of exporters to scrape (job ``mileage``).
+        rule_files: Rule files to load.
+    """
+
+    def __init__(
+        self,
+        targets: list[str],
+        rule_files: list[Path] | None = None,
+        *,
+        scrape_seconds: float = 1.0,
+    ) -> None:
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise RuntimeError(PROMETHEUS_HINT)
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.root = Path(tempfile.mkdtemp(prefix="mileage-prom-"))
+        import yaml
+
+        config = {
+            "global": {
+                "scrape_interval": f"{round(scrape_seconds * 1000)}ms",
+                "evaluation_interval": f"{round(scrape_seconds * 1000)}ms",
+            },
+            "rule_files": [str(p) for p in rule_files or []],
+            "scrape_configs": [{"job_name": "mileage", "static_configs": [{"targets": targets}]}],
+        }
+        (self.root / "prometheus.yml").write_text(yaml.safe_dump(config))
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> PrometheusServer:
+        self._proc = subprocess.Popen(
+            [
+                self.binary,
+                f"--config.file={self.root / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.root / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(self.root / "log").open("wb"),
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"prometheus exited: {(self.root / 'log').read_text()[-1500:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("prometheus did not become ready within 60 s")
+
+    def query(self, expr: str) -> list[dict[str, object]]:
+        """Run an instant query; returns the result vector (raises on a query error)."""
+        import json
+        from urllib.parse import urlencode
+
+        try:
+            with urllib.request.urlopen(
+                f"{self.url}/api/v1/query?{urlencode({'query': expr})}", timeout=10
+            ) as resp:
+                body = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            raise RuntimeError(f"query {expr!r} failed: {detail}") from None
+        if body.get("status") != "success":
+            raise RuntimeError(f"query {expr!r} failed: {body}")
+        result = body["data"]["result"]
+        return result if isinstance(result, list) else [result]
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> PrometheusServer:
         return self.start()
 
     def __exit__(
