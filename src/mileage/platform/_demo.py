@@ -242,10 +242,53 @@ def _describe_params(changed: list[str]) -> str:
     return ", ".join(parts)
 
 
+def step_daemon(ctx: DemoContext) -> None:
+    """One cycle of the scheduled daemon, then a scrape of its /metrics."""
+    import urllib.request
+
+    from mileage.platform.daemon import Daemon
+
+    daemon = Daemon(ctx.settings, ctx.store)
+    try:
+        results = daemon.run_once()
+        for r in results:
+            ctx.console.print(f"job {r['job']}: {r['status']} in {r.get('seconds', 0):.2f}s")
+        host, port = daemon.serve_http("127.0.0.1", 0)
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as resp:
+            lines = [
+                line
+                for line in resp.read().decode().splitlines()
+                if line.startswith(
+                    (
+                        "mileage_job_runs_total",
+                        "mileage_collector_runs{",
+                        "mileage_job_last_success",
+                    )
+                )
+            ]
+        ctx.console.print("\n".join(lines[:8]), highlight=False, overflow="fold")
+    finally:
+        daemon.close()
+    root = Path(__file__).resolve().parents[3]
+    ctx.notes.append(
+        (
+            "scheduled daemon with /metrics and /healthz",
+            "mileage daemon  (then http://127.0.0.1:9464/metrics)",
+        )
+    )
+    ctx.notes.append(
+        (
+            "Grafana dashboards, Prometheus rules",
+            f"{root / 'dashboards'}  (whole stack: docker/compose.yaml)",
+        )
+    )
+
+
 STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("train", step_train),
     ("collect", step_collect),
     ("chains", step_chains),
+    ("daemon", step_daemon),
 ]
 
 
