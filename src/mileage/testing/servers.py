@@ -29,6 +29,20 @@ POSTGRES_HINT = (
 )
 
 
+def stop_process_group(proc: subprocess.Popen[bytes] | None, timeout: float = 15) -> None:
+    """SIGTERM a process started with ``start_new_session=True`` and its children; SIGKILL if slow."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout)
+
+
 def free_port() -> int:
     """A TCP port that is free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -218,15 +232,7 @@ class MlflowServer:
         return Path(self._log.name).read_text(errors="replace")[-n:]
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, signal.SIGTERM)
-            try:
-                self._proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait(timeout=15)
+        stop_process_group(self._proc)
         self._log.close()
         with contextlib.suppress(OSError):
             Path(self._log.name).unlink()
@@ -329,14 +335,7 @@ class PrometheusServer:
         return result if isinstance(result, list) else [result]
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, signal.SIGTERM)
-            try:
-                self._proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait()
+        stop_process_group(self._proc)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> PrometheusServer:
