@@ -73,6 +73,7 @@ def _runs(tracking_uri: str) -> dict[str, Any]:
 
     client = MlflowClient(tracking_uri=tracking_uri)
     exp = client.get_experiment_by_name("plugin-test")
+    assert exp is not None
     return {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
 
 

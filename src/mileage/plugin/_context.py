@@ -9,7 +9,6 @@ turns it off.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -17,19 +16,10 @@ from mlflow.tracking.context.abstract_context import RunContextProvider
 
 from mileage.plugin import _hooks
 from mileage.plugin._fingerprints import code_tags, environment_tags
+from mileage.plugin._hooks import plugin_enabled
 
 _CODE_TTL_SECONDS = 30.0
 _code_cache: dict[Path, tuple[float, dict[str, str]]] = {}
-
-
-def plugin_enabled() -> bool:
-    """``MILEAGE_PLUGIN_ENABLED`` (default on)."""
-    return os.environ.get("MILEAGE_PLUGIN_ENABLED", "1").strip().lower() not in (
-        "0",
-        "false",
-        "no",
-        "off",
-    )
 
 
 def _code() -> dict[str, str]:

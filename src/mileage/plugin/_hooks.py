@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import threading
 import warnings
@@ -21,6 +22,7 @@ from mileage.plugin._fingerprints import data_tags
 _lock = threading.Lock()
 _installed: set[str] = set()
 _data_source: dict[str, str] = {}  # run id -> "pipeline" | "lightgbm": the pipeline's raw data wins
+_pending: dict[str, dict[str, str]] = {}  # run id -> tags to write when the fit ends
 _warned: set[str] = set()
 
 
@@ -44,7 +46,20 @@ def safe(what: str, func: Callable[[], Any]) -> Any:
         return None
 
 
+def plugin_enabled() -> bool:
+    """``MILEAGE_PLUGIN_ENABLED`` (default on), read at each call so it can be flipped live."""
+    return os.environ.get("MILEAGE_PLUGIN_ENABLED", "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
+
+
 def _active_run_id() -> str | None:
+    """The active run's id, or None when there is none or the plugin is off."""
+    if not plugin_enabled():
+        return None
     import mlflow
 
     run = mlflow.active_run()
@@ -59,7 +74,11 @@ def _set_tags(run_id: str, tags: dict[str, str]) -> None:
 
 
 def on_fit(data: Any, origin: str, pipeline: Any = None) -> None:
-    """Tag the active run with the training data's fingerprint (and the pipeline's steps)."""
+    """Queue the training data's fingerprint (and the pipeline's steps) for the active run.
+
+    Queued tags are written by :func:`flush` when the fit ends, together with whatever the
+    fit logs, so a fit costs one write to the tracking store.
+    """
     run_id = _active_run_id()
     if run_id is None:
         return
@@ -70,8 +89,37 @@ def on_fit(data: Any, origin: str, pipeline: Any = None) -> None:
     tags = data_tags(data)
     if pipeline is not None:
         tags["mileage.pipeline"] = pipeline_tag(pipeline)
-    if tags:
-        _set_tags(run_id, tags)
+    with _lock:
+        _pending.setdefault(run_id, {}).update(tags)
+
+
+def flush(
+    run_id: str | None, metrics: list[Any] | None = None, params: list[Any] | None = None
+) -> None:
+    """Write the queued tags of ``run_id`` and the given metrics and params in one batch."""
+    from mlflow import MlflowClient
+    from mlflow.entities import RunTag
+    from mlflow.exceptions import MlflowException
+
+    if run_id is None:
+        return
+    with _lock:
+        tags = [RunTag(k, v) for k, v in _pending.pop(run_id, {}).items()]
+    metrics, params = metrics or [], params or []
+    if not (tags or metrics or params):
+        return
+    client = MlflowClient()
+    for i in range(0, max(len(metrics), len(tags), len(params)), 900):
+        batch_params = params[i : i + 90] if i == 0 else []
+        try:
+            client.log_batch(
+                run_id, metrics=metrics[i : i + 900], params=batch_params, tags=tags[i : i + 90]
+            )
+        except MlflowException:
+            if not batch_params:
+                raise
+            # A param the user logged with another value: keep everything else.
+            client.log_batch(run_id, metrics=metrics[i : i + 900], tags=tags[i : i + 90])
 
 
 def pipeline_tag(pipeline: Any) -> str:
@@ -135,16 +183,11 @@ def log_lightgbm(
     """
     import time as _time
 
-    from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
 
     run_id = _active_run_id()
     if run_id is None:
         return
-    client = MlflowClient()
-    existing = client.get_run(run_id).data.params
-    logged = {f"lightgbm.{k}": str(v)[:500] for k, v in sorted(params.items())}
-    new_params = [Param(k, v) for k, v in logged.items() if k not in existing]
     now = int(_time.time() * 1000)
     metrics = [
         Metric(f"lightgbm.{data_name}.{metric}", float(value), now, step)
@@ -153,10 +196,9 @@ def log_lightgbm(
         for step, value in enumerate(values, start=1)
     ]
     metrics.append(Metric("lightgbm.num_trees", float(booster.num_trees()), now, 0))
-    for i in range(0, max(len(metrics), len(new_params)), 900):
-        client.log_batch(
-            run_id, metrics=metrics[i : i + 900], params=new_params[i : i + 90] if i == 0 else []
-        )
+    flush(
+        run_id, metrics, [Param(f"lightgbm.{k}", str(v)[:500]) for k, v in sorted(params.items())]
+    )
 
 
 def _patch_pipeline() -> None:
@@ -169,7 +211,10 @@ def _patch_pipeline() -> None:
     @functools.wraps(original)
     def fit(self: Any, X: Any, y: Any = None, **params: Any) -> Any:
         safe("fingerprinting pipeline training data", lambda: on_fit(X, "pipeline", pipeline=self))
-        return original(self, X, y, **params)
+        try:
+            return original(self, X, y, **params)
+        finally:
+            safe("writing pipeline tags", lambda: flush(_active_run_id()))
 
     fit._mileage = True  # type: ignore[attr-defined]
     Pipeline.fit = fit
@@ -184,7 +229,7 @@ def _patch_failures() -> None:
 
     @functools.wraps(original)
     def __exit__(self: Any, exc_type: Any, exc_val: Any, exc_tb: Any) -> Any:  # noqa: N807
-        if exc_type is not None:
+        if exc_type is not None and plugin_enabled():
             safe(
                 "summarising the failed run",
                 lambda: summarize_failure(self.info.run_id, exc_type, exc_val),

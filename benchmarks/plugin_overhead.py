@@ -1,0 +1,123 @@
+"""Benchmark: what the MLflow plugin costs a training script.
+
+Measures, in one process and against a local SQLite tracking store:
+(a) ``mlflow.start_run()`` + ``end_run()`` with the plugin on and off (code and environment tags);
+(b) a scikit-learn Pipeline with a LightGBM model fitted on a 100,000 x 20 frame inside a run, on
+    and off (data fingerprint, pipeline tag, LightGBM parameters and per-iteration metrics);
+(c) the data fingerprint alone on that frame.
+The frame is synthetic (random numbers); only its size matters here.
+
+Run: ``python benchmarks/plugin_overhead.py``
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine, table, write_result
+
+
+def _timed(fn: Any, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def main() -> int:
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    import lightgbm as lgb
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mileage.plugin._fingerprints import data_tags
+
+    info = machine()
+    workdir = Path(tempfile.mkdtemp(prefix="mileage-plugin-bench-"))
+    os.chdir(workdir)
+    mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
+    mlflow.set_experiment("overhead")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(100_000, 20)), columns=[f"f{i}" for i in range(20)])
+    target = (frame.f0 + rng.normal(scale=0.5, size=len(frame)) > 0).astype(int)
+    valid_x, valid_y = frame[:5000], target[:5000]
+
+    def empty_run() -> None:
+        with mlflow.start_run():
+            pass
+
+    def fit_run() -> None:
+        with mlflow.start_run():
+            Pipeline(
+                [
+                    ("scale", StandardScaler()),
+                    ("clf", lgb.LGBMClassifier(n_estimators=20, n_jobs=1, verbose=-1)),
+                ]
+            ).fit(frame, target, clf__eval_X=(valid_x,), clf__eval_y=(valid_y,))
+
+    results: dict[str, Any] = {}
+    for state in ("off", "on"):
+        os.environ["MILEAGE_PLUGIN_ENABLED"] = "1" if state == "on" else "0"
+        empty_run()  # warm up: hooks installed, git and package metadata read once
+        fit_run()
+        results[f"start_run_{state}"] = _timed(empty_run, 30)
+        results[f"fit_{state}"] = _timed(fit_run, 11)
+    results["fingerprint"] = _timed(lambda: data_tags(frame), 20)
+    med = {k: statistics.median(v) * 1000 for k, v in results.items()}
+    start_overhead = med["start_run_on"] - med["start_run_off"]
+    fit_overhead = med["fit_on"] - med["fit_off"]
+    rows = [
+        [
+            "start_run + end_run",
+            f"{med['start_run_off']:.1f}",
+            f"{med['start_run_on']:.1f}",
+            f"{start_overhead:+.1f}",
+        ],
+        [
+            "Pipeline(StandardScaler, LGBMClassifier 20 trees).fit, 100,000 x 20, in a run",
+            f"{med['fit_off']:.1f}",
+            f"{med['fit_on']:.1f}",
+            f"{fit_overhead:+.1f}",
+        ],
+        ["data fingerprint of the 100,000 x 20 frame alone", "-", f"{med['fingerprint']:.1f}", "-"],
+    ]
+    text = table(rows, ["what (median ms)", "plugin off", "plugin on", "overhead ms"])
+    per_run = start_overhead + fit_overhead
+    summary = f"plugin overhead per run (start_run plus one fit on 100,000 rows): {per_run:.1f} ms (target < 50 ms)"
+    print(f"machine: {info['cpu']}, {info['cores']} cores; data: synthetic 100,000 x 20 frame")
+    print(text)
+    print(summary)
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    path = write_result(
+        "plugin_overhead",
+        {
+            "benchmark": "plugin_overhead",
+            "data": "synthetic 100,000 x 20 normal frame",
+            "machine": info,
+            "median_ms": med,
+            "overhead_per_run_ms": per_run,
+            "table": text,
+            "summary": summary,
+        },
+    )
+    print(f"written {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
