@@ -149,11 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=20_000)
     parser.add_argument(
-        "--rest-runs", type=int, default=2_000, help="runs in the store served over REST"
+        "--rest-runs", type=int, default=None, help="runs in the store served over REST (default: --runs)"
     )
     parser.add_argument("--sample", type=int, default=20, help="runs read by the naive loop")
     parser.add_argument("--skip-rest", action="store_true")
     args = parser.parse_args(argv)
+    args.rest_runs = args.rest_runs or args.runs
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     for name in ("mlflow", "alembic", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
