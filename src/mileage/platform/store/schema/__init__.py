@@ -1,12 +1,19 @@
 """Tables of the trace store, one module per area, all on one :data:`metadata`.
 
 ``_core`` holds what collectors write (sources, runs, params, tags, metric histories,
-iterations, registry). Other areas (meta-learner, monitors, suggestions, daemon) add their
+iterations, registry); ``_catalog`` holds OpenML flows, source-specific configuration ids and
+configuration portfolios. Other areas (meta-learner, monitors, suggestions, daemon) add their
 tables in their own module here, each with its own Alembic branch, and re-export them below.
 """
 
 from __future__ import annotations
 
+from mileage.platform.store.schema._catalog import (
+    CATALOG_TABLES,
+    flows,
+    portfolio_members,
+    source_configurations,
+)
 from mileage.platform.store.schema._core import (
     CORE_TABLES,
     NAMING,
@@ -35,6 +42,7 @@ from mileage.platform.store.schema._core import (
 )
 
 __all__ = [
+    "CATALOG_TABLES",
     "CORE_TABLES",
     "NAMING",
     "Id",
@@ -45,6 +53,7 @@ __all__ = [
     "configurations",
     "datasets",
     "experiments",
+    "flows",
     "iterations",
     "metadata",
     "metric_histories",
@@ -53,9 +62,11 @@ __all__ = [
     "params",
     "pipeline_operators",
     "pipelines",
+    "portfolio_members",
     "registry_events",
     "run_datasets",
     "runs",
+    "source_configurations",
     "sources",
     "tags",
     "tasks",
