@@ -1,0 +1,868 @@
+"""The OpenML collector: incremental, idempotent, resumable ingestion of OpenML runs.
+
+A pass resolves the selection (tasks, studies or suites, flows, uploaders, runs, setups,
+datasets), stores the selected tasks, datasets (with their qualities as meta-features),
+flows and setups, lists the selected runs, skips those stored complete and unchanged, and
+collects the rest oldest first in batches: each batch (runs with their flows, setups,
+tasks, datasets, pipelines, parameters, per-fold evaluations) commits together with the
+cursor that covers it, so a killed pass resumes where it stopped and a replayed pass writes
+nothing. Runs then form per-uploader, per-task iteration chains in upload order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import BigInteger, Connection, cast, insert, select, update
+
+from mileage.collectors import _iterations as iterations
+from mileage.collectors._base import CollectReport, WarningLog
+from mileage.collectors.openml._assemble import (
+    Known,
+    RunEvidence,
+    assemble,
+    flow_learner,
+    params_from_setup,
+    stored_state,
+    upload_ms,
+)
+from mileage.collectors.openml._client import (
+    CacheSource,
+    ChainSource,
+    NoResult,
+    OpenmlSource,
+    ServerSource,
+    default_apikey,
+    default_server,
+)
+from mileage.collectors.openml._parse import (
+    parse_dataset,
+    parse_evaluation_list,
+    parse_flow,
+    parse_flow_list,
+    parse_qualities,
+    parse_run,
+    parse_run_list,
+    parse_setup,
+    parse_setup_list,
+    parse_study,
+    parse_task,
+    parse_user_list,
+)
+from mileage.collectors.openml._records import (
+    DatasetRecord,
+    EvaluationEntry,
+    FlowRecord,
+    SetupRecord,
+    TaskRecord,
+)
+from mileage.collectors.openml._write import (
+    dataset_row,
+    ids_of,
+    task_row,
+    write_datasets,
+    write_flow_placeholders,
+    write_flows,
+    write_runs,
+    write_setups,
+    write_tasks,
+)
+from mileage.platform.errors import ConfigError, DataError, SourceUnavailableError
+from mileage.platform.progress import NullProgress, Progress
+from mileage.platform.settings import Settings
+from mileage.platform.store import TraceStore, utcnow
+from mileage.platform.store import schema as t
+
+log = logging.getLogger(__name__)
+
+KIND = "openml"
+#: Runs are chained per task and uploader, in upload order.
+CHAIN_GROUP = ("task_id", "user")
+_PAGE = 10_000
+_SETUP_PAGE = 1_000
+_IDS_PER_CALL = 100
+T = TypeVar("T")
+
+RESUME_HINT = (
+    "check that the OpenML server is reachable (or read an offline copy with --cache-dir), "
+    "then run the same command again: runs already collected are kept and the pass continues "
+    "after them (MILEAGE_HTTP_RETRIES and MILEAGE_HTTP_TIMEOUT_SECONDS allow a slow server more)"
+)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to collect from OpenML. Every field adds to the selection.
+
+    Attributes:
+        tasks: Task ids: the tasks, their datasets and all their runs.
+        suites: Study or benchmark-suite ids (``OpenML-CC18`` is 99): their tasks and runs.
+        flows: Flow ids: the flows, their setups and their runs.
+        uploaders: User ids: their runs and their flows.
+        runs: Run ids.
+        setups: Setup ids.
+        datasets: Dataset ids: descriptions and qualities.
+        limit: At most this many new or changed runs per pass, oldest first (the next pass
+            continues).
+    """
+
+    tasks: tuple[int, ...] = ()
+    suites: tuple[int, ...] = ()
+    flows: tuple[int, ...] = ()
+    uploaders: tuple[int, ...] = ()
+    runs: tuple[int, ...] = ()
+    setups: tuple[int, ...] = ()
+    datasets: tuple[int, ...] = ()
+    limit: int | None = None
+
+    def is_empty(self) -> bool:
+        """Whether nothing is selected."""
+        return not any(
+            (
+                self.tasks,
+                self.suites,
+                self.flows,
+                self.uploaders,
+                self.runs,
+                self.setups,
+                self.datasets,
+            )
+        )
+
+    def describe(self) -> str:
+        """``tasks 31,53; uploaders 1`` (for reports and the cursor)."""
+        parts = [
+            f"{name} {','.join(map(str, ids))}"
+            for name, ids in (
+                ("tasks", self.tasks),
+                ("suites", self.suites),
+                ("flows", self.flows),
+                ("uploaders", self.uploaders),
+                ("runs", self.runs),
+                ("setups", self.setups),
+                ("datasets", self.datasets),
+            )
+            if ids
+        ]
+        if self.limit:
+            parts.append(f"limit {self.limit}")
+        return "; ".join(parts) or "nothing"
+
+
+@dataclass
+class OpenmlReport(CollectReport):
+    """Outcome of an OpenML pass (adds the catalog objects to :class:`CollectReport`).
+
+    Attributes:
+        tasks: Task rows written (described tasks and placeholders).
+        datasets: Dataset rows written.
+        flows: Flow rows written (with every subflow).
+        setups: Setups stored as configurations.
+        runs_deferred: Runs whose description was unreadable; read again on the next pass.
+    """
+
+    tasks: int = 0
+    datasets: int = 0
+    flows: int = 0
+    setups: int = 0
+    runs_deferred: int = 0
+
+
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class OpenmlCollector:
+    """Collect tasks, datasets (with qualities), flows, setups and runs from OpenML.
+
+    Args:
+        selection: What to collect.
+        server: OpenML API URL; default ``openml.config.server`` (www.openml.org unless
+            configured otherwise). Ignored when only ``cache_dir`` is given.
+        cache_dir: An openml-python cache folder to read first. Alone, it is read offline
+            (lists, and so uploader or suite selections, need a server); with ``server``, the
+            server answers what the cache lacks.
+        source_uri: Identity of the data in the store; default the server's host name (or
+            the host whose cache folder is read). Give it when a mirror serves another
+            server's data, so both routes land in one source.
+        settings: Retries, timeout and batch size.
+        full: Re-read every selected run, not only new, changed or incomplete ones.
+        batch_size: Runs per transaction.
+        backoff: First pause between attempts of a call, doubled each time (seconds).
+        sleep: How to pause (tests pass a no-op).
+        now_ms: Clock for the cursor (tests).
+
+    Example:
+        >>> collector = OpenmlCollector(Selection(tasks=(31,), limit=100))  # doctest: +SKIP
+        >>> report = collector.collect(TraceStore.open("sqlite:///trace.db"))  # doctest: +SKIP
+    """
+
+    kind = KIND
+
+    def __init__(
+        self,
+        selection: Selection,
+        *,
+        server: str | None = None,
+        cache_dir: Path | None = None,
+        source_uri: str | None = None,
+        settings: Settings | None = None,
+        full: bool = False,
+        batch_size: int | None = None,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        now_ms: int | None = None,
+    ) -> None:
+        if selection.is_empty():
+            raise ConfigError(
+                "nothing selected to collect from OpenML; give at least one of --task, --suite, "
+                "--flow, --uploader, --run, --setup or --dataset."
+            )
+        if selection.limit is not None and selection.limit < 1:
+            raise ConfigError(f"limit must be at least 1, got {selection.limit}")
+        self.selection = selection
+        self.server = server
+        self.cache_dir = cache_dir
+        self.source_uri = source_uri
+        self.settings = settings or Settings.load()
+        self.full = full
+        self.batch_size = batch_size or min(self.settings.collect_batch_size, 200)
+        self._backoff = backoff
+        self._sleep = sleep
+        self._now_ms = now_ms
+
+    def open_source(self) -> OpenmlSource:
+        """The cache folder, the server, or both, as configured."""
+        cache = CacheSource(self.cache_dir, server=self.server) if self.cache_dir else None
+        if cache is not None and self.server is None:
+            return cache
+        server = ServerSource(
+            self.server or default_server(),
+            apikey=default_apikey(),
+            retries=self.settings.http_retries,
+            timeout=self.settings.http_timeout_seconds,
+            backoff=self._backoff,
+            sleep=self._sleep,
+        )
+        return ChainSource(cache, server) if cache is not None else server
+
+    def now_ms(self) -> int:
+        """Current time in epoch milliseconds (injectable for tests)."""
+        return self._now_ms if self._now_ms is not None else int(time.time() * 1000)
+
+    def collect(self, store: TraceStore, *, progress: Progress | None = None) -> OpenmlReport:
+        """Run one pass. See the module docstring for the guarantees.
+
+        Raises:
+            ConfigError: The server URL or cache folder is unusable.
+            SourceUnavailableError: The server stopped answering; the message names the object
+                being read and how to resume.
+            CollectorError: The server refused a call (for example, an API key is required).
+        """
+        started = time.perf_counter()
+        warnings = WarningLog()
+        source = self.open_source()
+        uri = self.source_uri or source.uri
+        report = OpenmlReport(source=uri, reader="cache" if not source.can_list else "server")
+        source_id = store.ensure_source(KIND, uri, display_name=source.location)
+        pass_id = _start_pass(store, source_id)
+        try:
+            _Pass(
+                self, store, source, source_id, warnings, report, progress or NullProgress()
+            ).run()
+        except BaseException as exc:
+            report.warnings = warnings.lines()
+            _finish_pass(store, pass_id, report, error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            source.close()
+        report.seconds = time.perf_counter() - started
+        report.warnings = warnings.lines()
+        _finish_pass(store, pass_id, report, error=None)
+        return report
+
+
+class _Pass:
+    """State of one collection pass."""
+
+    def __init__(
+        self,
+        collector: OpenmlCollector,
+        store: TraceStore,
+        source: OpenmlSource,
+        source_id: int,
+        warnings: WarningLog,
+        report: OpenmlReport,
+        progress: Progress,
+    ) -> None:
+        self.c = collector
+        self.store = store
+        self.source = source
+        self.source_id = source_id
+        self.warnings = warnings
+        self.report = report
+        self.progress = progress
+        self.known = Known()
+        self.signatures: dict[str, str] = {}
+        self.cursor: dict[str, Any] = {}
+        self.datasets_ok: set[int] = set()  # stored with qualities
+        self.unavailable: dict[str, str] = {}
+        # objects read in this pass and not yet written
+        self.new_flows: dict[int, FlowRecord] = {}
+        self.flow_placeholders: dict[int, tuple[str | None, dict[str, Any]]] = {}
+        self.new_setups: dict[int, SetupRecord] = {}
+        self.new_tasks: dict[int, TaskRecord | None] = {}
+        self.task_hints: dict[int, tuple[int | None, str | None, str | None]] = {}
+        self.new_datasets: dict[
+            int, tuple[DatasetRecord | None, dict[str, float | None] | None, str | None]
+        ] = {}
+        self.tried: set[str] = set()
+        self.dataset_names: dict[int, str] = {}
+
+    # -- fetching ------------------------------------------------------------------------
+
+    def get(self, call: str, parser: Callable[[str], T], what: str) -> tuple[T | None, str]:
+        """``(value, status)`` with status ``ok``, ``none`` (no such object) or ``unreadable``."""
+        try:
+            answer = self.source.get(call, validate=parser)
+        except SourceUnavailableError as exc:
+            raise SourceUnavailableError(f"{what}: {exc}; {RESUME_HINT}") from None
+        except DataError as exc:
+            self.warnings.add(
+                "unreadable OpenML answer left out (read again on the next pass)", f"{what}: {exc}"
+            )
+            return None, "unreadable"
+        if isinstance(answer, NoResult):
+            self.unavailable[what] = answer.reason
+            return None, "none"
+        try:
+            return parser(answer), "ok"
+        except DataError as exc:
+            self.warnings.add(
+                "unreadable OpenML answer left out (read again on the next pass)", f"{what}: {exc}"
+            )
+            return None, "unreadable"
+
+    def list_all(
+        self, base: str, parser: Callable[[str], list[T]], what: str, page: int = _PAGE
+    ) -> list[T]:
+        if not self.source.can_list:
+            self.warnings.add(
+                "selection needs an OpenML server: a cache folder holds no lists (use --server)",
+                what,
+            )
+            return []
+        out: list[T] = []
+        offset = 0
+        while True:
+            rows, _ = self.get(f"{base}/limit/{page}/offset/{offset}", parser, what)
+            if not rows:
+                return out
+            out.extend(rows)
+            if len(rows) < page:
+                return out
+            offset += page
+
+    def once(self, key: str) -> bool:
+        """True the first time ``key`` is seen in this pass."""
+        if key in self.tried:
+            return False
+        self.tried.add(key)
+        return True
+
+    # -- catalog objects -----------------------------------------------------------------
+
+    def need_flow(self, fid: int, full_name: str | None = None) -> None:
+        if fid in self.known.flows or not self.once(f"flow/{fid}"):
+            return
+        flow, _ = self.get(f"flow/{fid}", parse_flow, f"flow {fid}")
+        if flow is not None and flow.flow_id != fid:
+            self.warnings.add(
+                "OpenML answered with another object than asked (kept under its own id)",
+                f"flow/{fid} -> flow {flow.flow_id}",
+            )
+            self.unavailable[f"flow {fid}"] = f"the server answered with flow {flow.flow_id}"
+        if flow is not None:
+            for _, sub in flow.walk():
+                self.known.flows.setdefault(sub.flow_id, sub)
+            self.new_flows[flow.flow_id] = flow
+        if fid not in self.known.flows:
+            name = full_name or self.known.flow_names.get(fid)
+            self.flow_placeholders.setdefault(fid, (name, {}))
+
+    def need_setup(self, sid: int) -> None:
+        if sid in self.known.setups or not self.once(f"setup/{sid}"):
+            return
+        setup, _ = self.get(f"setup/{sid}", parse_setup, f"setup {sid}")
+        if setup is None:
+            return
+        if setup.setup_id != sid:
+            self.warnings.add(
+                "OpenML answered with another object than asked (kept under its own id)",
+                f"setup/{sid} -> setup {setup.setup_id}",
+            )
+            self.unavailable[f"setup {sid}"] = f"the server answered with setup {setup.setup_id}"
+        self.add_setup(setup)
+
+    def add_setup(self, setup: SetupRecord) -> None:
+        self.known.setups[setup.setup_id] = setup
+        self.new_setups[setup.setup_id] = setup
+        if setup.flow_id not in self.known.flows:
+            self.flow_placeholders.setdefault(
+                setup.flow_id, (self.known.flow_names.get(setup.flow_id), {})
+            )
+
+    def need_task(
+        self,
+        tid: int,
+        dataset_id: int | None = None,
+        dataset_name: str | None = None,
+        task_type: str | None = None,
+    ) -> None:
+        self.task_hints.setdefault(tid, (dataset_id, dataset_name, task_type))
+        if tid in self.known.tasks or not self.once(f"task/{tid}"):
+            return
+        task, _ = self.get(f"task/{tid}", parse_task, f"task {tid}")
+        if task is not None and task.task_id != tid:
+            self.warnings.add(
+                "OpenML answered with another object than asked (kept under its own id)",
+                f"task/{tid} -> task {task.task_id}",
+            )
+            task = None
+        self.new_tasks[tid] = task
+        if task is not None:
+            self.known.tasks[tid] = task
+            if task.dataset_id is not None:
+                self.need_dataset(task.dataset_id, dataset_name)
+        elif dataset_id is not None:
+            self.need_dataset(dataset_id, dataset_name)
+
+    def need_dataset(self, did: int, name: str | None = None) -> None:
+        if did in self.datasets_ok:
+            return
+        if not self.once(f"data/{did}"):
+            if name and self.dataset_names.get(did) is None:  # a name for a placeholder
+                self.dataset_names[did] = name
+                record, qualities, _ = self.new_datasets.get(did, (None, None, None))
+                self.new_datasets[did] = (record, qualities, name)
+            return
+        if name:
+            self.dataset_names[did] = name
+        record, _ = self.get(f"data/{did}", parse_dataset, f"dataset {did}")
+        if record is not None and record.dataset_id != did:
+            self.warnings.add(
+                "OpenML answered with another object than asked (kept under its own id)",
+                f"data/{did} -> dataset {record.dataset_id}",
+            )
+            record = None
+        qualities, status = self.get(
+            f"data/qualities/{did}", parse_qualities, f"qualities of dataset {did}"
+        )
+        if qualities is None and status == "none":
+            self.warnings.add(
+                "dataset without qualities: stored without meta-features (read again when needed)",
+                f"dataset {did}",
+            )
+        self.new_datasets[did] = (record, qualities or None, name)
+
+    def flush_catalog(self, conn: Connection) -> tuple[dict[int, int], dict[int, int]]:
+        """Write what was read since the last flush; returns task and dataset id maps."""
+        if self.new_flows:
+            self.report.flows += write_flows(conn, self.source_id, list(self.new_flows.values()))
+        placeholders = {
+            f: v for f, v in self.flow_placeholders.items() if f not in self.known.flows
+        }
+        if placeholders:
+            write_flow_placeholders(conn, self.source_id, placeholders)
+        rows = []
+        for did, (record, qualities, name) in sorted(self.new_datasets.items()):
+            row, problems = dataset_row(self.source_id, did, record, qualities, name)
+            for problem in problems:
+                self.warnings.add(
+                    "OpenML quality with an invalid value left out", f"dataset {did}: {problem}"
+                )
+            rows.append(row)
+            if qualities:
+                self.datasets_ok.add(did)
+        dataset_ids = write_datasets(conn, self.source_id, rows) if rows else {}
+        self.report.datasets += len(rows)
+        by_did = {int(r["external_id"]): r for r in rows}
+        task_rows = []
+        for tid, task in sorted(self.new_tasks.items()):
+            hint_did, hint_name, hint_type = self.task_hints.get(tid, (None, None, None))
+            tdid = task.dataset_id if task is not None and task.dataset_id is not None else hint_did
+            if tdid is not None and tdid not in dataset_ids:
+                dataset_ids.update(
+                    write_datasets(
+                        conn,
+                        self.source_id,
+                        [dataset_row(self.source_id, tdid, None, None, hint_name)[0]],
+                    )
+                )
+            drow = by_did.get(tdid) if tdid is not None else None
+            if drow is None and tdid is not None:
+                drow = _stored_dataset(conn, self.source_id, tdid)
+            dname = (drow or {}).get("name") or hint_name
+            task_rows.append(
+                task_row(
+                    self.source_id,
+                    tid,
+                    task,
+                    dataset_ids.get(tdid) if tdid is not None else None,
+                    dname,
+                    drow,
+                    hint_type,
+                )
+            )
+        task_ids = write_tasks(conn, self.source_id, task_rows) if task_rows else {}
+        self.report.tasks += len(task_rows)
+        setups = [
+            (
+                sid,
+                setup.flow_id,
+                flow_learner(setup.flow_id, self.known),
+                params_from_setup(setup, self.known),
+            )
+            for sid, setup in sorted(self.new_setups.items())
+        ]
+        write_setups(conn, self.source_id, setups)
+        self.report.setups += len(setups)
+        self.new_flows.clear()
+        self.flow_placeholders.clear()
+        self.new_datasets.clear()
+        self.new_tasks.clear()
+        self.new_setups.clear()
+        return task_ids, dataset_ids
+
+    # -- the pass ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.load_stored()
+        selection = self.expand(self.c.selection)
+        self.progress.start(f"reading OpenML catalog from {self.source.location}")
+        for did in selection.datasets:
+            self.need_dataset(did)
+        for tid in selection.tasks:
+            self.need_task(tid)
+        for fid in selection.flows:
+            self.need_flow(fid)
+        for sid in selection.setups:
+            self.need_setup(sid)
+        for chunk in _chunks(list(selection.flows), _IDS_PER_CALL):
+            ids = ",".join(map(str, chunk))
+            for setup in self.list_all(
+                f"setup/list/flow/{ids}", parse_setup_list, f"setups of flows {ids}", _SETUP_PAGE
+            ):
+                self.add_setup(setup)
+        for uid in selection.uploaders:
+            for entry in self.list_all(
+                f"flow/list/uploader/{uid}", parse_flow_list, f"flows of uploader {uid}"
+            ):
+                full = entry.full_name or (
+                    f"{entry.name}({entry.version})" if entry.version else entry.name
+                )
+                self.known.flow_names[entry.flow_id] = full
+                if entry.flow_id not in self.known.flows:
+                    self.flow_placeholders[entry.flow_id] = (
+                        full,
+                        {
+                            "version": entry.version,
+                            "external_version": entry.external_version,
+                            "uploader": entry.uploader,
+                        },
+                    )
+        with self.store.begin() as conn:
+            self.flush_catalog(conn)
+        self.progress.finish()
+        evidence = self.discover(selection)
+        self.report.runs_seen = len(evidence)
+        todo = self.todo(evidence, selection.limit)
+        self.progress.start(f"collecting runs from {self.source.location}", total=len(todo))
+        for batch in _chunks(todo, self.c.batch_size):
+            self.collect_batch(batch)
+            self.progress.advance(len(batch))
+        self.progress.finish()
+        self.report_unavailable()
+        with self.store.begin() as conn:
+            groups = iterations.dirty_groups(conn, self.source_id, CHAIN_GROUP)
+            self.report.chains_rebuilt = iterations.rebuild(
+                conn,
+                self.source_id,
+                CHAIN_GROUP,
+                groups,
+                order_by=(
+                    t.runs.c.start_ms.asc().nulls_last(),
+                    cast(t.runs.c.external_id, BigInteger),
+                ),
+            )
+            self.cursor["passes"] = int(self.cursor.get("passes", 0)) + 1
+            self.cursor["last_pass_ms"] = self.c.now_ms()
+            self.cursor["last_selection"] = self.c.selection.describe()
+            TraceStore.write_cursor(conn, self.source_id, self.cursor)
+
+    def load_stored(self) -> None:
+        with self.store.connect() as conn:
+            self.cursor = TraceStore.read_cursor(conn, self.source_id)
+            self.signatures = dict(
+                conn.execute(
+                    select(t.runs.c.external_id, t.runs.c.signature).where(
+                        t.runs.c.source_id == self.source_id
+                    )
+                ).all()
+            )
+            for ext, name, version, structure in conn.execute(
+                select(
+                    t.flows.c.external_id, t.flows.c.name, t.flows.c.version, t.flows.c.structure
+                ).where(t.flows.c.source_id == self.source_id)
+            ):
+                fid = int(ext)
+                if structure and "name" in structure:
+                    self.known.flows[fid] = FlowRecord.from_structure(structure)
+                else:
+                    self.known.flow_names[fid] = f"{name}({version})" if version else name
+            for ext, meta in conn.execute(
+                select(t.tasks.c.external_id, t.tasks.c.meta).where(
+                    t.tasks.c.source_id == self.source_id
+                )
+            ):
+                if (meta or {}).get("status") == "ok":
+                    self.known.tasks[int(ext)] = TaskRecord(
+                        task_id=int(ext), dataset_id=meta.get("openml_dataset_id")
+                    )
+            for ext, profile in conn.execute(
+                select(t.datasets.c.external_id, t.datasets.c.profile).where(
+                    t.datasets.c.source_id == self.source_id
+                )
+            ):
+                if (profile or {}).get("qualities_status") == "ok":
+                    self.datasets_ok.add(int(ext))
+
+    def expand(self, selection: Selection) -> Selection:
+        """Add the tasks, runs, datasets, flows and setups of the selected studies and suites."""
+        extra: dict[str, list[int]] = {
+            "tasks": [],
+            "runs": [],
+            "datasets": [],
+            "flows": [],
+            "setups": [],
+        }
+        for sid in selection.suites:
+            study, status = self.get(f"study/{sid}", parse_study, f"study {sid}")
+            if study is None:
+                if status == "none":
+                    self.warnings.add(
+                        "study or suite unknown to the server (nothing selected from it)", str(sid)
+                    )
+                continue
+            extra["tasks"] += study.task_ids
+            extra["runs"] += study.run_ids if study.main_entity_type == "run" else []
+            extra["datasets"] += study.data_ids
+            extra["flows"] += study.flow_ids if study.main_entity_type == "run" else []
+            extra["setups"] += study.setup_ids if study.main_entity_type == "run" else []
+
+        def merged(own: tuple[int, ...], more: list[int]) -> tuple[int, ...]:
+            return tuple(dict.fromkeys([*own, *more]))
+
+        return replace(
+            selection,
+            tasks=merged(selection.tasks, extra["tasks"]),
+            runs=merged(selection.runs, extra["runs"]),
+            datasets=merged(selection.datasets, extra["datasets"]),
+            flows=merged(selection.flows, extra["flows"]),
+            setups=merged(selection.setups, extra["setups"]),
+        )
+
+    def discover(self, selection: Selection) -> dict[int, RunEvidence]:
+        """Evidence for every selected run: list rows, and evaluation rows where lists lack a run."""
+        found: dict[int, RunEvidence] = {}
+        self.progress.start("listing OpenML runs")
+        lists = [
+            ("task", selection.tasks),
+            ("flow", selection.flows),
+            ("uploader", selection.uploaders),
+        ]
+        if self.source.can_list:  # explicit runs need no list; a cache folder has none anyway
+            lists.append(("run", selection.runs))
+        for kind, ids in lists:
+            for chunk in _chunks(list(ids), _IDS_PER_CALL):
+                joined = ",".join(map(str, chunk))
+                for row in self.list_all(
+                    f"run/list/{kind}/{joined}", parse_run_list, f"runs of {kind}s {joined}"
+                ):
+                    found.setdefault(row.run_id, RunEvidence(row.run_id)).header = row
+        unlisted = [r for r in selection.runs if r not in found] if self.source.can_list else []
+        for chunk in _chunks(unlisted, _IDS_PER_CALL):
+            joined = ",".join(map(str, chunk))
+            entries: list[EvaluationEntry] = self.list_all(
+                f"evaluation/list/run/{joined}",
+                parse_evaluation_list,
+                f"evaluations of runs {joined}",
+            )
+            for entry in entries:
+                if entry.run_id in chunk:
+                    found.setdefault(entry.run_id, RunEvidence(entry.run_id)).listed.append(entry)
+        for rid in selection.runs:
+            found.setdefault(rid, RunEvidence(rid))
+        self.progress.finish()
+        return found
+
+    def todo(self, evidence: dict[int, RunEvidence], limit: int | None) -> list[RunEvidence]:
+        aliases = self.cursor.get("aliases") or {}
+        out = []
+        for rid, ev in evidence.items():
+            target = str(aliases.get(str(rid), rid))
+            complete, header = stored_state(self.signatures.get(target))
+            if not self.c.full and complete and header == ev.header_fingerprint():
+                self.report.runs_unchanged += 1
+                continue
+            out.append(ev)
+        out.sort(key=lambda e: (upload_ms(e.upload_time) or 2**62, e.run_id))
+        return out[:limit] if limit else out
+
+    def collect_batch(self, batch: list[RunEvidence]) -> None:
+        ready: dict[int, RunEvidence] = {}
+        aliases = dict(self.cursor.get("aliases") or {})
+        for ev in batch:
+            description, status = self.get(f"run/{ev.run_id}", parse_run, f"run {ev.run_id}")
+            if status == "unreadable":
+                self.report.runs_deferred += 1
+                continue
+            if description is not None and description.run_id != ev.run_id:
+                self.warnings.add(
+                    "OpenML answered with another object than asked (kept under its own id)",
+                    f"run/{ev.run_id} -> run {description.run_id}",
+                )
+                aliases[str(ev.run_id)] = description.run_id
+                ev = RunEvidence(description.run_id, requested_as=ev.run_id)
+            if description is not None:
+                ev.description = description
+                for problem in description.problems:
+                    self.warnings.add(
+                        "part of a run description left out", f"run {ev.run_id}: {problem}"
+                    )
+            ready.setdefault(ev.run_id, ev)
+        names_wanted = set()
+        for ev in ready.values():
+            if ev.flow_id is not None:
+                self.need_flow(ev.flow_id, ev.flow_name)
+            if ev.task_id is not None:
+                task_type = ev.description.task_type if ev.description else None
+                self.need_task(ev.task_id, ev.dataset_id, ev.dataset_name, task_type)
+            if ev.dataset_id is not None:
+                self.need_dataset(ev.dataset_id, ev.dataset_name)
+            if ev.description is None and ev.setup_id is not None:
+                self.need_setup(ev.setup_id)
+            if ev.uploader is not None and not (ev.description and ev.description.uploader_name):
+                names_wanted.add(ev.uploader)
+        self.resolve_user_names(names_wanted)
+        assembled = [assemble(ev, self.known) for ev in ready.values()]
+        changed = [a for a in assembled if self.signatures.get(str(a.run_id)) != a.signature]
+        self.report.runs_unchanged += len(assembled) - len(changed)
+        known_params = {
+            ev.run_id
+            for ev in ready.values()
+            if ev.description is not None
+            or (
+                ev.setup_id in self.known.setups
+                and self.known.setups[ev.setup_id].flow_id == ev.flow_id
+            )
+        }
+        with self.store.begin() as conn:
+            task_ids, dataset_ids = self.flush_catalog(conn)
+            task_ids.update(
+                _stored_ids(conn, t.tasks, self.source_id, {a.task_id for a in changed})
+            )
+            dataset_ids.update(
+                _stored_ids(conn, t.datasets, self.source_id, {a.dataset_id for a in changed})
+            )
+            write_runs(conn, self.source_id, changed, task_ids, dataset_ids, known_params)
+            for a in changed:
+                self.signatures[str(a.run_id)] = a.signature
+            self.cursor["aliases"] = aliases
+            run_ids = [a.run_id for a in assembled]
+            if run_ids:
+                self.cursor["max_run_id"] = max([*run_ids, int(self.cursor.get("max_run_id") or 0)])
+            stamps = [a.upload_ms for a in assembled if a.upload_ms is not None]
+            if stamps:
+                self.cursor["max_upload_ms"] = max(
+                    [*stamps, int(self.cursor.get("max_upload_ms") or 0)]
+                )
+            TraceStore.write_cursor(conn, self.source_id, self.cursor)
+        self.report.runs_written += len(changed)
+
+    def resolve_user_names(self, uploaders: Iterable[int]) -> None:
+        wanted = sorted(
+            u for u in uploaders if u not in self.known.users and self.once(f"user/{u}")
+        )
+        if not wanted or not self.source.can_list:
+            return
+        for chunk in _chunks(wanted, _IDS_PER_CALL):
+            joined = ",".join(map(str, chunk))
+            names, _ = self.get(
+                f"user/list/user_id/{joined}", parse_user_list, f"names of users {joined}"
+            )
+            self.known.users.update(names or {})
+
+    def report_unavailable(self) -> None:
+        for what, reason in sorted(self.unavailable.items()):
+            if what.startswith(
+                ("qualities", "names of", "runs of", "evaluations of", "setups of", "flows of")
+            ):
+                continue
+            self.warnings.add(
+                "object the OpenML source does not have (placeholder kept; read again when needed)",
+                f"{what} ({reason})",
+            )
+
+
+def _stored_ids(
+    conn: Connection, table: Any, source_id: int, ids: set[int | None]
+) -> dict[int, int]:
+    found = ids_of(conn, table, source_id, (str(i) for i in ids if i is not None))
+    return {int(k): v for k, v in found.items()}
+
+
+def _stored_dataset(conn: Connection, source_id: int, did: int) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(t.datasets.c.name, t.datasets.c.meta_features, t.datasets.c.profile).where(
+            t.datasets.c.source_id == source_id, t.datasets.c.external_id == str(did)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return {"name": row.name, "meta_features": row.meta_features, "profile": row.profile}
+
+
+def _start_pass(store: TraceStore, source_id: int) -> int:
+    with store.begin() as conn:
+        result = conn.execute(
+            insert(t.collector_passes)
+            .values(source_id=source_id, started_at=utcnow(), status="running", warnings=[])
+            .returning(t.collector_passes.c.id)
+        )
+        return int(result.scalar_one())
+
+
+def _finish_pass(store: TraceStore, pass_id: int, report: CollectReport, error: str | None) -> None:
+    with store.begin() as conn:
+        conn.execute(
+            update(t.collector_passes)
+            .where(t.collector_passes.c.id == pass_id)
+            .values(
+                finished_at=utcnow(),
+                status="failed" if error else "succeeded",
+                runs_written=report.runs_written,
+                runs_unchanged=report.runs_unchanged,
+                warnings=report.warnings,
+                error=error[:4000] if error else None,
+            )
+        )
+
+
+__all__ = ["CHAIN_GROUP", "KIND", "OpenmlCollector", "OpenmlReport", "Selection"]
