@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import re
 import threading
@@ -160,7 +161,7 @@ class RecordedOpenml:
         return None
 
     def _list(self, kind: str, parts: list[str]) -> bytes | None:
-        root_name, row_name, fields = LISTS[kind]
+        root_name, _, fields = LISTS[kind]
         filters = dict(zip(parts[0::2], parts[1::2]))
         limit = int(filters.pop("limit", "0") or 0)
         offset = int(filters.pop("offset", "0") or 0)
@@ -284,10 +285,8 @@ class RecordedOpenmlServer:
                     self.send_header("Content-Encoding", "gzip")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up
-                    pass
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)  # the client may have given up
 
             def log_message(self, format: str, *args: object) -> None:
                 return None
