@@ -31,9 +31,13 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from mileage.testing.servers import free_port
+
+if TYPE_CHECKING:
+    from mileage.collectors.openml import Selection
 
 NS = "http://openml.org/openml"
 PREFIX = "/api/v1/xml/"
@@ -192,6 +196,26 @@ def _field(row: ET.Element, name: str) -> str | None:
 FAULTS = ("500", "503", "timeout", "truncate", "garbage", "reset")
 
 
+def recorded_selection() -> Selection:
+    """A selection that reaches every object the recordings hold.
+
+    run/1 (a description of run 100), run 12 (an evaluation row), three tasks, three flows
+    (two with subflows), uploaders 1 and 2 (their flow lists), setup 1 (a description of
+    setup 100), the setups of flow 5873 (a setup list) and three datasets (two with
+    qualities).
+    """
+    from mileage.collectors.openml import Selection
+
+    return Selection(
+        runs=(1, 12),
+        tasks=(1, 3, 1882),
+        flows=(4024, 6742, 5873),
+        uploaders=(1, 2),
+        setups=(1,),
+        datasets=(2, -1, 61),
+    )
+
+
 class RecordedOpenmlServer:
     """A real HTTP server on 127.0.0.1 answering OpenML API calls from recordings.
 
@@ -293,7 +317,9 @@ class RecordedOpenmlServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -316,4 +342,11 @@ class RecordedOpenmlServer:
         self.stop()
 
 
-__all__ = ["FAULTS", "LISTS", "NO_RESULT", "RecordedOpenml", "RecordedOpenmlServer"]
+__all__ = [
+    "FAULTS",
+    "LISTS",
+    "NO_RESULT",
+    "RecordedOpenml",
+    "RecordedOpenmlServer",
+    "recorded_selection",
+]

@@ -713,6 +713,8 @@ class _Pass:
         return found
 
     def todo(self, evidence: dict[int, RunEvidence], limit: int | None) -> list[RunEvidence]:
+        """Runs to read: new ones first, then stored ones that changed or were incomplete;
+        each group oldest first."""
         aliases = self.cursor.get("aliases") or {}
         out = []
         for rid, ev in evidence.items():
@@ -721,9 +723,10 @@ class _Pass:
             if not self.c.full and complete and header == ev.header_fingerprint():
                 self.report.runs_unchanged += 1
                 continue
-            out.append(ev)
-        out.sort(key=lambda e: (upload_ms(e.upload_time) or 2**62, e.run_id))
-        return out[:limit] if limit else out
+            out.append((target in self.signatures, upload_ms(ev.upload_time) or 2**62, rid, ev))
+        out.sort(key=lambda item: item[:3])
+        todo = [item[3] for item in out]
+        return todo[:limit] if limit else todo
 
     def collect_batch(self, batch: list[RunEvidence]) -> None:
         ready: dict[int, RunEvidence] = {}
