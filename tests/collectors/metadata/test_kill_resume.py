@@ -35,8 +35,10 @@ def test_a_killed_import_leaves_all_or_nothing(tmp_path: Path) -> None:
     folder = require_shared_data("tabrepo-lightgbm")
     db = tmp_path / "killed.db"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mileage.platform.cli", "--db-url", f"sqlite:///{db}"]
-        + ["collect", "metadata", "--source", "tabrepo-lightgbm", "--path", str(folder)],
+        [
+            *(sys.executable, "-m", "mileage.platform.cli", "--db-url", f"sqlite:///{db}"),
+            *("collect", "metadata", "--source", "tabrepo-lightgbm", "--path", str(folder)),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
