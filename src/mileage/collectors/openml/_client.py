@@ -91,7 +91,7 @@ class OpenmlSource(Protocol):
 def host_of(server: str) -> str:
     """The host (and port) of a server URL: the identity of an OpenML source."""
     parts = urlsplit(server)
-    if not parts.scheme or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"OpenML server {server!r} is not an http(s) URL; use e.g. {DEFAULT_SERVER}"
         )

@@ -39,6 +39,7 @@ from mileage.collectors.openml._client import (
     ServerSource,
     default_apikey,
     default_server,
+    host_of,
 )
 from mileage.collectors.openml._parse import (
     parse_dataset,
@@ -226,6 +227,8 @@ class OpenmlCollector:
             )
         if selection.limit is not None and selection.limit < 1:
             raise ConfigError(f"limit must be at least 1, got {selection.limit}")
+        if server is not None:
+            host_of(server)  # a usage error now rather than a network error later
         self.selection = selection
         self.server = server
         self.cache_dir = cache_dir
