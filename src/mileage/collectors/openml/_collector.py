@@ -23,18 +23,15 @@ from sqlalchemy import BigInteger, Connection, cast, insert, select, update
 from mileage.collectors import _iterations as iterations
 from mileage.collectors._base import CollectReport, WarningLog
 from mileage.collectors.openml._assemble import (
-    Known,
     RunEvidence,
     assemble,
-    flow_learner,
-    params_from_setup,
     stored_state,
     upload_ms,
 )
+from mileage.collectors.openml._catalog import Catalog
 from mileage.collectors.openml._client import (
     CacheSource,
     ChainSource,
-    NoResult,
     OpenmlSource,
     ServerSource,
     default_apikey,
@@ -42,38 +39,24 @@ from mileage.collectors.openml._client import (
     host_of,
 )
 from mileage.collectors.openml._parse import (
-    parse_dataset,
     parse_evaluation_list,
-    parse_flow,
     parse_flow_list,
-    parse_qualities,
     parse_run,
     parse_run_list,
-    parse_setup,
     parse_setup_list,
     parse_study,
-    parse_task,
     parse_user_list,
 )
 from mileage.collectors.openml._records import (
-    DatasetRecord,
     EvaluationEntry,
     FlowRecord,
-    SetupRecord,
     TaskRecord,
 )
 from mileage.collectors.openml._write import (
-    dataset_row,
     ids_of,
-    task_row,
-    write_datasets,
-    write_flow_placeholders,
-    write_flows,
     write_runs,
-    write_setups,
-    write_tasks,
 )
-from mileage.platform.errors import ConfigError, DataError, SourceUnavailableError
+from mileage.platform.errors import ConfigError
 from mileage.platform.progress import NullProgress, Progress
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore, utcnow
@@ -88,12 +71,6 @@ _PAGE = 10_000
 _SETUP_PAGE = 1_000
 _IDS_PER_CALL = 100
 T = TypeVar("T")
-
-RESUME_HINT = (
-    "check that the OpenML server is reachable (or read an offline copy with --cache-dir), "
-    "then run the same command again: runs already collected are kept and the pass continues "
-    "after them (MILEAGE_HTTP_RETRIES and MILEAGE_HTTP_TIMEOUT_SECONDS allow a slow server more)"
-)
 
 
 @dataclass(frozen=True)
@@ -311,237 +288,10 @@ class _Pass:
         self.warnings = warnings
         self.report = report
         self.progress = progress
-        self.known = Known()
+        self.catalog = Catalog(source, source_id, warnings, report)
+        self.known = self.catalog.known
         self.signatures: dict[str, str] = {}
         self.cursor: dict[str, Any] = {}
-        self.datasets_ok: set[int] = set()  # stored with qualities
-        self.unavailable: dict[str, str] = {}
-        # objects read in this pass and not yet written
-        self.new_flows: dict[int, FlowRecord] = {}
-        self.flow_placeholders: dict[int, tuple[str | None, dict[str, Any]]] = {}
-        self.new_setups: dict[int, SetupRecord] = {}
-        self.new_tasks: dict[int, TaskRecord | None] = {}
-        self.task_hints: dict[int, tuple[int | None, str | None, str | None]] = {}
-        self.new_datasets: dict[
-            int, tuple[DatasetRecord | None, dict[str, float | None] | None, str | None]
-        ] = {}
-        self.tried: set[str] = set()
-        self.dataset_names: dict[int, str] = {}
-
-    # -- fetching ------------------------------------------------------------------------
-
-    def get(self, call: str, parser: Callable[[str], T], what: str) -> tuple[T | None, str]:
-        """``(value, status)`` with status ``ok``, ``none`` (no such object) or ``unreadable``."""
-        try:
-            answer = self.source.get(call, validate=parser)
-        except SourceUnavailableError as exc:
-            raise SourceUnavailableError(f"{what}: {exc}; {RESUME_HINT}") from None
-        except DataError as exc:
-            self.warnings.add(
-                "unreadable OpenML answer left out (read again on the next pass)", f"{what}: {exc}"
-            )
-            return None, "unreadable"
-        if isinstance(answer, NoResult):
-            self.unavailable[what] = answer.reason
-            return None, "none"
-        try:
-            return parser(answer), "ok"
-        except DataError as exc:
-            self.warnings.add(
-                "unreadable OpenML answer left out (read again on the next pass)", f"{what}: {exc}"
-            )
-            return None, "unreadable"
-
-    def list_all(
-        self, base: str, parser: Callable[[str], list[T]], what: str, page: int = _PAGE
-    ) -> list[T]:
-        if not self.source.can_list:
-            self.warnings.add(
-                "selection needs an OpenML server: a cache folder holds no lists (use --server)",
-                what,
-            )
-            return []
-        out: list[T] = []
-        offset = 0
-        while True:
-            rows, _ = self.get(f"{base}/limit/{page}/offset/{offset}", parser, what)
-            if not rows:
-                return out
-            out.extend(rows)
-            if len(rows) < page:
-                return out
-            offset += page
-
-    def once(self, key: str) -> bool:
-        """True the first time ``key`` is seen in this pass."""
-        if key in self.tried:
-            return False
-        self.tried.add(key)
-        return True
-
-    # -- catalog objects -----------------------------------------------------------------
-
-    def need_flow(self, fid: int, full_name: str | None = None) -> None:
-        if fid in self.known.flows or not self.once(f"flow/{fid}"):
-            return
-        flow, _ = self.get(f"flow/{fid}", parse_flow, f"flow {fid}")
-        if flow is not None and flow.flow_id != fid:
-            self.warnings.add(
-                "OpenML answered with another object than asked (kept under its own id)",
-                f"flow/{fid} -> flow {flow.flow_id}",
-            )
-            self.unavailable[f"flow {fid}"] = f"the server answered with flow {flow.flow_id}"
-        if flow is not None:
-            for _, sub in flow.walk():
-                self.known.flows.setdefault(sub.flow_id, sub)
-            self.new_flows[flow.flow_id] = flow
-        if fid not in self.known.flows:
-            name = full_name or self.known.flow_names.get(fid)
-            self.flow_placeholders.setdefault(fid, (name, {}))
-
-    def need_setup(self, sid: int) -> None:
-        if sid in self.known.setups or not self.once(f"setup/{sid}"):
-            return
-        setup, _ = self.get(f"setup/{sid}", parse_setup, f"setup {sid}")
-        if setup is None:
-            return
-        if setup.setup_id != sid:
-            self.warnings.add(
-                "OpenML answered with another object than asked (kept under its own id)",
-                f"setup/{sid} -> setup {setup.setup_id}",
-            )
-            self.unavailable[f"setup {sid}"] = f"the server answered with setup {setup.setup_id}"
-        self.add_setup(setup)
-
-    def add_setup(self, setup: SetupRecord) -> None:
-        self.known.setups[setup.setup_id] = setup
-        self.new_setups[setup.setup_id] = setup
-        if setup.flow_id not in self.known.flows:
-            self.flow_placeholders.setdefault(
-                setup.flow_id, (self.known.flow_names.get(setup.flow_id), {})
-            )
-
-    def need_task(
-        self,
-        tid: int,
-        dataset_id: int | None = None,
-        dataset_name: str | None = None,
-        task_type: str | None = None,
-    ) -> None:
-        self.task_hints.setdefault(tid, (dataset_id, dataset_name, task_type))
-        if tid in self.known.tasks or not self.once(f"task/{tid}"):
-            return
-        task, _ = self.get(f"task/{tid}", parse_task, f"task {tid}")
-        if task is not None and task.task_id != tid:
-            self.warnings.add(
-                "OpenML answered with another object than asked (kept under its own id)",
-                f"task/{tid} -> task {task.task_id}",
-            )
-            task = None
-        self.new_tasks[tid] = task
-        if task is not None:
-            self.known.tasks[tid] = task
-            if task.dataset_id is not None:
-                self.need_dataset(task.dataset_id, dataset_name)
-        elif dataset_id is not None:
-            self.need_dataset(dataset_id, dataset_name)
-
-    def need_dataset(self, did: int, name: str | None = None) -> None:
-        if did in self.datasets_ok:
-            return
-        if not self.once(f"data/{did}"):
-            if name and self.dataset_names.get(did) is None:  # a name for a placeholder
-                self.dataset_names[did] = name
-                record, qualities, _ = self.new_datasets.get(did, (None, None, None))
-                self.new_datasets[did] = (record, qualities, name)
-            return
-        if name:
-            self.dataset_names[did] = name
-        record, _ = self.get(f"data/{did}", parse_dataset, f"dataset {did}")
-        if record is not None and record.dataset_id != did:
-            self.warnings.add(
-                "OpenML answered with another object than asked (kept under its own id)",
-                f"data/{did} -> dataset {record.dataset_id}",
-            )
-            record = None
-        qualities, status = self.get(
-            f"data/qualities/{did}", parse_qualities, f"qualities of dataset {did}"
-        )
-        if qualities is None and status == "none":
-            self.warnings.add(
-                "dataset without qualities: stored without meta-features (read again when needed)",
-                f"dataset {did}",
-            )
-        self.new_datasets[did] = (record, qualities or None, name)
-
-    def flush_catalog(self, conn: Connection) -> tuple[dict[int, int], dict[int, int]]:
-        """Write what was read since the last flush; returns task and dataset id maps."""
-        if self.new_flows:
-            self.report.flows += write_flows(conn, self.source_id, list(self.new_flows.values()))
-        placeholders = {
-            f: v for f, v in self.flow_placeholders.items() if f not in self.known.flows
-        }
-        if placeholders:
-            write_flow_placeholders(conn, self.source_id, placeholders)
-        rows = []
-        for did, (record, qualities, name) in sorted(self.new_datasets.items()):
-            row, problems = dataset_row(self.source_id, did, record, qualities, name)
-            for problem in problems:
-                self.warnings.add(
-                    "OpenML quality with an invalid value left out", f"dataset {did}: {problem}"
-                )
-            rows.append(row)
-            if qualities:
-                self.datasets_ok.add(did)
-        dataset_ids = write_datasets(conn, self.source_id, rows) if rows else {}
-        self.report.datasets += len(rows)
-        by_did = {int(r["external_id"]): r for r in rows}
-        task_rows = []
-        for tid, task in sorted(self.new_tasks.items()):
-            hint_did, hint_name, hint_type = self.task_hints.get(tid, (None, None, None))
-            tdid = task.dataset_id if task is not None and task.dataset_id is not None else hint_did
-            if tdid is not None and tdid not in dataset_ids:
-                dataset_ids.update(
-                    write_datasets(
-                        conn,
-                        self.source_id,
-                        [dataset_row(self.source_id, tdid, None, None, hint_name)[0]],
-                    )
-                )
-            drow = by_did.get(tdid) if tdid is not None else None
-            if drow is None and tdid is not None:
-                drow = _stored_dataset(conn, self.source_id, tdid)
-            dname = (drow or {}).get("name") or hint_name
-            task_rows.append(
-                task_row(
-                    self.source_id,
-                    tid,
-                    task,
-                    dataset_ids.get(tdid) if tdid is not None else None,
-                    dname,
-                    drow,
-                    hint_type,
-                )
-            )
-        task_ids = write_tasks(conn, self.source_id, task_rows) if task_rows else {}
-        self.report.tasks += len(task_rows)
-        setups = [
-            (
-                sid,
-                setup.flow_id,
-                flow_learner(setup.flow_id, self.known),
-                params_from_setup(setup, self.known),
-            )
-            for sid, setup in sorted(self.new_setups.items())
-        ]
-        write_setups(conn, self.source_id, setups)
-        self.report.setups += len(setups)
-        self.new_flows.clear()
-        self.flow_placeholders.clear()
-        self.new_datasets.clear()
-        self.new_tasks.clear()
-        self.new_setups.clear()
-        return task_ids, dataset_ids
 
     # -- the pass ------------------------------------------------------------------------
 
@@ -550,21 +300,21 @@ class _Pass:
         selection = self.expand(self.c.selection)
         self.progress.start(f"reading OpenML catalog from {self.source.location}")
         for did in selection.datasets:
-            self.need_dataset(did)
+            self.catalog.need_dataset(did)
         for tid in selection.tasks:
-            self.need_task(tid)
+            self.catalog.need_task(tid)
         for fid in selection.flows:
-            self.need_flow(fid)
+            self.catalog.need_flow(fid)
         for sid in selection.setups:
-            self.need_setup(sid)
+            self.catalog.need_setup(sid)
         for chunk in _chunks(list(selection.flows), _IDS_PER_CALL):
             ids = ",".join(map(str, chunk))
-            for setup in self.list_all(
+            for setup in self.catalog.list_all(
                 f"setup/list/flow/{ids}", parse_setup_list, f"setups of flows {ids}", _SETUP_PAGE
             ):
-                self.add_setup(setup)
+                self.catalog.add_setup(setup)
         for uid in selection.uploaders:
-            for entry in self.list_all(
+            for entry in self.catalog.list_all(
                 f"flow/list/uploader/{uid}", parse_flow_list, f"flows of uploader {uid}"
             ):
                 full = entry.full_name or (
@@ -572,7 +322,7 @@ class _Pass:
                 )
                 self.known.flow_names[entry.flow_id] = full
                 if entry.flow_id not in self.known.flows:
-                    self.flow_placeholders[entry.flow_id] = (
+                    self.catalog.flow_placeholders[entry.flow_id] = (
                         full,
                         {
                             "version": entry.version,
@@ -581,7 +331,7 @@ class _Pass:
                         },
                     )
         with self.store.begin() as conn:
-            self.flush_catalog(conn)
+            self.catalog.flush(conn)
         self.progress.finish()
         evidence = self.discover(selection)
         self.report.runs_seen = len(evidence)
@@ -644,7 +394,7 @@ class _Pass:
                 )
             ):
                 if (profile or {}).get("qualities_status") == "ok":
-                    self.datasets_ok.add(int(ext))
+                    self.catalog.datasets_ok.add(int(ext))
 
     def expand(self, selection: Selection) -> Selection:
         """Add the tasks, runs, datasets, flows and setups of the selected studies and suites."""
@@ -656,7 +406,7 @@ class _Pass:
             "setups": [],
         }
         for sid in selection.suites:
-            study, status = self.get(f"study/{sid}", parse_study, f"study {sid}")
+            study, status = self.catalog.get(f"study/{sid}", parse_study, f"study {sid}")
             if study is None:
                 if status == "none":
                     self.warnings.add(
@@ -695,14 +445,14 @@ class _Pass:
         for kind, ids in lists:
             for chunk in _chunks(list(ids), _IDS_PER_CALL):
                 joined = ",".join(map(str, chunk))
-                for row in self.list_all(
+                for row in self.catalog.list_all(
                     f"run/list/{kind}/{joined}", parse_run_list, f"runs of {kind}s {joined}"
                 ):
                     found.setdefault(row.run_id, RunEvidence(row.run_id)).header = row
         unlisted = [r for r in selection.runs if r not in found] if self.source.can_list else []
         for chunk in _chunks(unlisted, _IDS_PER_CALL):
             joined = ",".join(map(str, chunk))
-            entries: list[EvaluationEntry] = self.list_all(
+            entries: list[EvaluationEntry] = self.catalog.list_all(
                 f"evaluation/list/run/{joined}",
                 parse_evaluation_list,
                 f"evaluations of runs {joined}",
@@ -735,7 +485,9 @@ class _Pass:
         ready: dict[int, RunEvidence] = {}
         aliases = dict(self.cursor.get("aliases") or {})
         for ev in batch:
-            description, status = self.get(f"run/{ev.run_id}", parse_run, f"run {ev.run_id}")
+            description, status = self.catalog.get(
+                f"run/{ev.run_id}", parse_run, f"run {ev.run_id}"
+            )
             if status == "unreadable":
                 self.report.runs_deferred += 1
                 continue
@@ -756,14 +508,14 @@ class _Pass:
         names_wanted = set()
         for ev in ready.values():
             if ev.flow_id is not None:
-                self.need_flow(ev.flow_id, ev.flow_name)
+                self.catalog.need_flow(ev.flow_id, ev.flow_name)
             if ev.task_id is not None:
                 task_type = ev.description.task_type if ev.description else None
-                self.need_task(ev.task_id, ev.dataset_id, ev.dataset_name, task_type)
+                self.catalog.need_task(ev.task_id, ev.dataset_id, ev.dataset_name, task_type)
             if ev.dataset_id is not None:
-                self.need_dataset(ev.dataset_id, ev.dataset_name)
+                self.catalog.need_dataset(ev.dataset_id, ev.dataset_name)
             if ev.description is None and ev.setup_id is not None:
-                self.need_setup(ev.setup_id)
+                self.catalog.need_setup(ev.setup_id)
             if ev.uploader is not None and not (ev.description and ev.description.uploader_name):
                 names_wanted.add(ev.uploader)
         self.resolve_user_names(names_wanted)
@@ -780,7 +532,7 @@ class _Pass:
             )
         }
         with self.store.begin() as conn:
-            task_ids, dataset_ids = self.flush_catalog(conn)
+            task_ids, dataset_ids = self.catalog.flush(conn)
             task_ids.update(
                 _stored_ids(conn, t.tasks, self.source_id, {a.task_id for a in changed})
             )
@@ -804,19 +556,19 @@ class _Pass:
 
     def resolve_user_names(self, uploaders: Iterable[int]) -> None:
         wanted = sorted(
-            u for u in uploaders if u not in self.known.users and self.once(f"user/{u}")
+            u for u in uploaders if u not in self.known.users and self.catalog.once(f"user/{u}")
         )
         if not wanted or not self.source.can_list:
             return
         for chunk in _chunks(wanted, _IDS_PER_CALL):
             joined = ",".join(map(str, chunk))
-            names, _ = self.get(
+            names, _ = self.catalog.get(
                 f"user/list/user_id/{joined}", parse_user_list, f"names of users {joined}"
             )
             self.known.users.update(names or {})
 
     def report_unavailable(self) -> None:
-        for what, reason in sorted(self.unavailable.items()):
+        for what, reason in sorted(self.catalog.unavailable.items()):
             if what.startswith(
                 ("qualities", "names of", "runs of", "evaluations of", "setups of", "flows of")
             ):
@@ -832,17 +584,6 @@ def _stored_ids(
 ) -> dict[int, int]:
     found = ids_of(conn, table, source_id, (str(i) for i in ids if i is not None))
     return {int(k): v for k, v in found.items()}
-
-
-def _stored_dataset(conn: Connection, source_id: int, did: int) -> dict[str, Any] | None:
-    row = conn.execute(
-        select(t.datasets.c.name, t.datasets.c.meta_features, t.datasets.c.profile).where(
-            t.datasets.c.source_id == source_id, t.datasets.c.external_id == str(did)
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    return {"name": row.name, "meta_features": row.meta_features, "profile": row.profile}
 
 
 def _start_pass(store: TraceStore, source_id: int) -> int:
