@@ -276,3 +276,55 @@ def test_damaged_run_descriptions_never_crash_a_pass_nor_vanish(
         assert store.counts()["runs"] + report.runs_deferred == 1  # landed or deferred, never lost
     finally:
         store.close()
+
+
+def test_runs_chain_per_uploader_and_task_in_upload_order(
+    sqlite_store: TraceStore, openml_server: RecordedOpenmlServer, openml_responses: Path
+) -> None:
+    # The recordings hold no two runs of one uploader on one task. These answers are the
+    # recorded run description with other ids, times and one parameter changed per run.
+    recorded = (openml_responses / "org/openml/test/runs/1/description.xml").read_text()
+    rows = []
+    for run_id, task, when, p_value in (
+        (503, 28, "2020-01-03T10:00:00", "3"),
+        (501, 28, "2020-01-01T10:00:00", "1"),
+        (502, 28, "2020-01-02T10:00:00", "2"),
+        (504, 29, "2020-01-01T12:00:00", "1"),
+    ):
+        doc = (
+            recorded.replace("<oml:run_id>100<", f"<oml:run_id>{run_id}<")
+            .replace("<oml:task_id>28<", f"<oml:task_id>{task}<")
+            .replace("<oml:uploader>1<", "<oml:uploader>77<")
+            .replace(
+                "<oml:name>P</oml:name>\n      <oml:value>1<",
+                f"<oml:name>P</oml:name>\n      <oml:value>{p_value}<",
+            )
+        )
+        openml_server.override(f"run/{run_id}", doc.encode())
+        rows.append(
+            f"<oml:run><oml:run_id>{run_id}</oml:run_id><oml:task_id>{task}</oml:task_id>"
+            "<oml:setup_id>12</oml:setup_id><oml:flow_id>67</oml:flow_id><oml:uploader>77</oml:uploader>"
+            f"<oml:task_type_id>1</oml:task_type_id><oml:upload_time>{when}</oml:upload_time>"
+            "<oml:error_message></oml:error_message></oml:run>"
+        )
+    openml_server.override(
+        "run/list/uploader/77/limit/10000/offset/0",
+        (
+            '<oml:runs xmlns:oml="http://openml.org/openml">' + "".join(rows) + "</oml:runs>"
+        ).encode(),
+    )
+    report = _collector(openml_server, Selection(uploaders=(77,))).collect(sqlite_store)
+    assert report.runs_written == 4 and report.chains_rebuilt == 2
+    with sqlite_store.connect() as conn:
+        links = conn.execute(
+            select(t.runs.c.external_id, t.iterations.c.position, t.iterations.c.changed_params)
+            .join(t.iterations, t.iterations.c.run_id == t.runs.c.id)
+            .order_by(t.iterations.c.chain_key, t.iterations.c.position)
+        ).all()
+    assert [(r.external_id, r.position) for r in links] == [
+        ("501", 0),
+        ("502", 1),
+        ("503", 2),
+        ("504", 0),
+    ]
+    assert [r.changed_params for r in links] == [[], ["P"], ["P"], []]

@@ -63,7 +63,7 @@ class FlamlZeroShot:
 
     def locate(self, path: Path) -> Path:
         for candidate in (path, path / "flaml" / "default", path / "default"):
-            if any(candidate.glob(f"*/{kind}.json") for kind in PROBLEM_TYPES):
+            if any(next(candidate.glob(f"*/{kind}.json"), None) for kind in PROBLEM_TYPES):
                 return candidate
         raise ConfigError(
             f"{str(path)!r} holds no <learner>/<binary|multiclass|regression>.json files; pass "

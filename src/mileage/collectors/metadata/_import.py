@@ -192,10 +192,11 @@ def import_metadata(
             report.runs_unchanged = report.runs_seen
             report.runs_written = 0
         else:
-            progress.start(f"reading {name} from {root}")
+            progress.start(f"reading {name} from {root}", total=1)
             batch = source.read(root)
+            progress.advance()
             progress.finish()
-            progress.start(f"storing {name}")
+            progress.start(f"storing {name}", total=1)
             with store.begin() as conn:
                 write_batch(conn, source_id, batch, report)
                 report.runs_written = len(batch.runs)
@@ -222,6 +223,7 @@ def import_metadata(
                         "counts": counts,
                     },
                 )
+            progress.advance()
             progress.finish()
             report.warnings = batch.warnings.lines()
     except BaseException as exc:
