@@ -9,6 +9,25 @@ recorded list documents (``run/list``, ``evaluation/list``, ``setup/list``, ``fl
 filters, paged by ``limit``/``offset``. Anything else gets OpenML's "no results" error
 document (HTTP 412), as the real server answers.
 
+What the recordings answer (openml-python's test server, so some ids disagree with the
+documents: ``run/1`` describes run 100 and ``setup/1`` setup 100):
+
+============================== ==========================================================
+call                           recorded answer
+============================== ==========================================================
+``run/1``                      run 100 on task 28 (flow 67, setup 12), 18 measures x 10 folds
+``setup/1``                    setup 100 of flow 60 (two parameters)
+``flow/4024``, ``flow/6742``   flows with nested components (4025/4026/1724, 6743/5888)
+``task/1``, ``task/3``,        tasks with their dataset, target and estimation procedure
+``task/1882``
+``data/2``, ``data/-1``,       dataset descriptions; ``data/qualities/2`` (106 qualities),
+``data/61``                    ``data/qualities/-1`` (19), ``data/features/2``
+``evaluation/list/...``        one row: run 12 on task 1, uploader 1, upload time, accuracy
+``setup/list/...``             setups 1001 and 1002 of flow 5873
+``flow/list/...``              flows 100 (uploader 1) and 101 (uploader 2)
+``user/list/...``              user 1
+============================== ==========================================================
+
 :class:`RecordedOpenmlServer` serves the index over HTTP like ``https://www.openml.org/
 api/v1/xml`` (gzip when asked), logs every call, and injects faults on demand (HTTP 5xx,
 answers slower than the client's timeout, truncated or garbled bodies, dropped

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mileage.collectors.metadata import download, get_source, import_metadata
+from mileage.collectors import Collector
+from mileage.collectors.metadata import MetadataCollector, MetadataReport, download, get_source
 from mileage.collectors.metadata._import import _unpack
 from mileage.platform.errors import ConfigError
 from mileage.platform.settings import Settings
@@ -26,11 +27,15 @@ def test_a_completed_download_is_reused_offline(tmp_path: Path) -> None:
     (cached / ".complete").write_text("flaml==2.7.0")  # what download() leaves behind
     assert download(get_source("flaml-zeroshot"), settings) == cached
     store = TraceStore.open(f"sqlite:///{tmp_path / 'trace.db'}")
-    report = import_metadata(store, "flaml-zeroshot", None, settings=settings)
+    collector: Collector = MetadataCollector("flaml-zeroshot", settings=settings)
+    report = collector.collect(store)
+    assert isinstance(report, MetadataReport)
     assert report.path == str(cached / "flaml" / "default") and report.runs_seen == 2563
     store.close()
     with pytest.raises(ConfigError, match="not published on PyPI"):
         download(get_source("tabrepo-lightgbm"), settings)
+    with pytest.raises(ConfigError, match="unknown meta-data source 'openml100'"):
+        MetadataCollector("openml100")
 
 
 def test_unpacking_keeps_the_source_files_only(tmp_path: Path) -> None:

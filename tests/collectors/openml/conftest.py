@@ -18,8 +18,15 @@ def openml_responses() -> Path:
 
 
 @pytest.fixture
-def openml_server(openml_responses: Path) -> Iterator[RecordedOpenmlServer]:
+def openml_server(
+    openml_responses: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[RecordedOpenmlServer]:
+    """The recordings on a free port of 127.0.0.1, with openml-python configured for it."""
+    import openml
+
     with RecordedOpenmlServer(openml_responses, slow_seconds=2.0) as server:
+        monkeypatch.setattr(openml.config, "server", server.url)
+        monkeypatch.setattr(openml.config, "_root_cache_directory", tmp_path / "openml-cache")
         yield server
 
 

@@ -96,15 +96,11 @@ def test_every_recorded_object_lands_and_a_second_pass_adds_nothing(
 
 
 def test_openml_config_server_is_used_and_openml_python_reads_the_same_server(
-    sqlite_store: TraceStore,
-    openml_server: RecordedOpenmlServer,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    sqlite_store: TraceStore, openml_server: RecordedOpenmlServer
 ) -> None:
     import openml
 
-    monkeypatch.setattr(openml.config, "server", openml_server.url)
-    monkeypatch.setattr(openml.config, "_root_cache_directory", tmp_path / "openml-cache")
+    assert openml.config.server == openml_server.url  # set by the fixture
     report = OpenmlCollector(Selection(flows=(4024,)), backoff=0).collect(sqlite_store)
     assert report.source == f"127.0.0.1:{openml_server.port}" and report.flows == 4
     # the reference client sees the same documents through the same server

@@ -17,13 +17,20 @@ from mileage.collectors.metadata._base import (
     RunSpec,
     TaskSpec,
 )
-from mileage.collectors.metadata._import import SOURCES, download, get_source, import_metadata
+from mileage.collectors.metadata._import import (
+    SOURCES,
+    MetadataCollector,
+    download,
+    get_source,
+    import_metadata,
+)
 
 __all__ = [
     "SOURCES",
     "ConfigSpec",
     "DatasetSpec",
     "MetadataBatch",
+    "MetadataCollector",
     "MetadataReport",
     "MetadataSource",
     "PortfolioSpec",

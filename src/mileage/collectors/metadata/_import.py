@@ -250,4 +250,37 @@ def _finish(store: TraceStore, pass_id: int, report: MetadataReport, error: str 
         )
 
 
-__all__ = ["SOURCES", "download", "get_source", "import_metadata"]
+class MetadataCollector:
+    """:func:`import_metadata` as a :class:`~mileage.collectors.Collector` (for schedules).
+
+    Args:
+        name: The source (``tabrepo-lightgbm``, ``autosklearn``, ``flaml-zeroshot``, ``lcdb``).
+        path: Folder with its files; None downloads the PyPI package that ships them.
+        settings: Where the download cache is.
+        full: Rewrite even when the files did not change.
+    """
+
+    kind = KIND
+
+    def __init__(
+        self,
+        name: str,
+        path: Path | None = None,
+        *,
+        settings: Settings | None = None,
+        full: bool = False,
+    ) -> None:
+        get_source(name)  # an unknown name is a usage error now
+        self.name = name
+        self.path = path
+        self.settings = settings
+        self.full = full
+
+    def collect(self, store: TraceStore, *, progress: Progress | None = None) -> MetadataReport:
+        """Run one import."""
+        return import_metadata(
+            store, self.name, self.path, settings=self.settings, full=self.full, progress=progress
+        )
+
+
+__all__ = ["SOURCES", "MetadataCollector", "download", "get_source", "import_metadata"]
