@@ -44,17 +44,21 @@ def migrate(engine: Engine) -> None:
 
 
 def schema_is_current(engine: Engine) -> bool:
-    """Whether the database is at the newest revision of every migration branch."""
+    """Whether every migration of every branch has been applied."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
     with engine.connect() as conn:
         script = ScriptDirectory.from_config(_alembic_config(conn))
-        current = MigrationContext.configure(conn).get_current_heads()
-        # A branch that ``depends_on`` another (every area depends on core) leaves only its
-        # own head in the version table, so compare against everything the heads reach.
-        reached = {r.revision for r in script.iterate_revisions(current, "base") if r}
-        return set(script.get_heads()) <= reached
+        todo = list(MigrationContext.configure(conn).get_current_heads())
+    applied: set[str] = set()
+    while todo:  # everything below the recorded heads, through parents and dependencies
+        rev = script.get_revision(todo.pop())
+        if rev is None or rev.revision in applied:
+            continue
+        applied.add(rev.revision)
+        todo.extend(rev._all_down_revisions)
+    return all(rev.revision in applied for rev in script.walk_revisions())
 
 
 class TraceStore:
