@@ -52,17 +52,29 @@ def dirty_groups(conn: Connection, source_id: int, group_by: Sequence[str]) -> s
 
 
 def rebuild(
-    conn: Connection, source_id: int, group_by: Sequence[str], groups: set[tuple[Any, ...]]
+    conn: Connection,
+    source_id: int,
+    group_by: Sequence[str],
+    groups: set[tuple[Any, ...]],
+    *,
+    order_by: Sequence[Any] | None = None,
 ) -> int:
-    """Recompute the links of the given chains; returns the number of chains rebuilt."""
+    """Recompute the links of the given chains; returns the number of chains rebuilt.
+
+    Args:
+        conn: Connection inside a transaction.
+        source_id: The source whose runs form the chains.
+        group_by: ``runs`` columns that identify a chain.
+        groups: Values of ``group_by`` of the chains to rebuild.
+        order_by: SQL order of a chain's runs; default start time, then external id.
+    """
+    order = list(order_by) if order_by is not None else [t.runs.c.start_ms, t.runs.c.external_id]
     for group in sorted(groups, key=lambda g: tuple("" if v is None else str(v) for v in g)):
         cond = [t.runs.c.source_id == source_id, t.runs.c.lifecycle_stage == "active"]
         for col, value in zip(group_by, group):
             cond.append(t.runs.c[col].is_(None) if value is None else t.runs.c[col] == value)
         members = conn.execute(
-            select(t.runs.c.id, t.runs.c.pipeline_id)
-            .where(and_(*cond))
-            .order_by(t.runs.c.start_ms, t.runs.c.external_id)
+            select(t.runs.c.id, t.runs.c.pipeline_id).where(and_(*cond)).order_by(*order)
         ).all()
         ids = [m.id for m in members]
         params = _params(conn, ids)

@@ -3,6 +3,9 @@
 Each capability joins the demo when it lands. Today: two people iterate on real
 scikit-learn and LightGBM models (bundled datasets), changing one thing at a time and
 logging to a local MLflow store; Mileage collects that store and shows the iteration chains.
+Then it imports TabRepo's public LightGBM table and ranks its configurations across tasks,
+and collects OpenML from recorded server answers (both from the shared reference data, and
+skipped with a message when that folder is absent).
 Everything is written under ``<home>/demo`` (``.mileage/demo`` by default).
 """
 
@@ -21,6 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from mileage.platform._demo_public import step_metadata, step_openml
 from mileage.platform.progress import RichProgress
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
@@ -288,6 +292,8 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("train", step_train),
     ("collect", step_collect),
     ("chains", step_chains),
+    ("metadata", step_metadata),
+    ("openml", step_openml),
     ("daemon", step_daemon),
 ]
 

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
+from mileage.platform._cli_collect_metadata import collect_metadata
+from mileage.platform._cli_collect_openml import collect_openml
 from mileage.platform._cli_common import JsonOption, _State, _state, emit, handle_errors
 from mileage.platform._cli_dashboards import dashboards_app
 
@@ -29,6 +31,8 @@ iterations_app = typer.Typer(
     help="Iteration chains: consecutive runs and what changed.", no_args_is_help=True
 )
 app.add_typer(collect_app, name="collect")
+collect_app.command("openml")(collect_openml)
+collect_app.command("metadata")(collect_metadata)
 app.add_typer(iterations_app, name="iterations")
 app.add_typer(dashboards_app, name="dashboards")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -10,8 +11,16 @@ from mileage.platform.store import TraceStore, unpack_history
 from mileage.platform.store import schema as t
 
 
+def _one(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):  # JSONB reorders keys: compare canonical JSON
+        return json.dumps(value, sort_keys=True, default=str)
+    return repr(value)
+
+
 def _key(values: Any) -> tuple[str, ...]:
-    return tuple("" if v is None else repr(v) for v in values)
+    return tuple(_one(v) for v in values)
 
 
 def dump_store(store: TraceStore, *, signatures: bool = True) -> dict[str, list[tuple[Any, ...]]]:
@@ -37,6 +46,13 @@ def dump_store(store: TraceStore, *, signatures: bool = True) -> dict[str, list[
         datasets = {
             r.id: r.external_id
             for r in conn.execute(select(t.datasets.c.id, t.datasets.c.external_id))
+        }
+        tasks = {
+            r.id: r.external_id for r in conn.execute(select(t.tasks.c.id, t.tasks.c.external_id))
+        }
+        configs = {
+            r.id: r.fingerprint
+            for r in conn.execute(select(t.configurations.c.id, t.configurations.c.fingerprint))
         }
         out["experiments"] = sorted(
             _key(
@@ -65,6 +81,8 @@ def dump_store(store: TraceStore, *, signatures: bool = True) -> dict[str, list[
                     r.artifact_uri,
                     pipes.get(r.pipeline_id),
                     datasets.get(r.dataset_id),
+                    tasks.get(r.task_id),
+                    configs.get(r.configuration_id),
                     r.signature if signatures else None,
                 )
             )
@@ -95,8 +113,50 @@ def dump_store(store: TraceStore, *, signatures: bool = True) -> dict[str, list[
             for r in conn.execute(select(t.metric_histories))
         )
         out["datasets"] = sorted(
-            _key((r.external_id, r.name, r.digest, r.source_uri, r.meta_features))
+            _key((r.external_id, r.name, r.digest, r.source_uri, r.profile, r.meta_features))
             for r in conn.execute(select(t.datasets))
+        )
+        out["tasks"] = sorted(
+            _key(
+                (
+                    r.external_id,
+                    r.name,
+                    datasets.get(r.dataset_id),
+                    r.problem_type,
+                    r.target,
+                    r.metric,
+                    r.metric_direction,
+                    r.meta,
+                )
+            )
+            for r in conn.execute(select(t.tasks))
+        )
+        out["configurations"] = sorted(
+            _key((r.fingerprint, r.learner, r.params))
+            for r in conn.execute(select(t.configurations))
+        )
+        out["source_configurations"] = sorted(
+            _key((r.external_id, r.name, r.flow_external_id, configs[r.configuration_id]))
+            for r in conn.execute(select(t.source_configurations))
+        )
+        out["flows"] = sorted(
+            _key(
+                (
+                    r.external_id,
+                    r.name,
+                    r.version,
+                    r.external_version,
+                    r.uploader,
+                    r.upload_ms,
+                    r.description,
+                    r.structure,
+                )
+            )
+            for r in conn.execute(select(t.flows))
+        )
+        out["portfolio_members"] = sorted(
+            _key((r.portfolio, r.position, configs[r.configuration_id], r.meta))
+            for r in conn.execute(select(t.portfolio_members))
         )
         out["run_datasets"] = sorted(
             _key((runs[r.run_id], datasets[r.dataset_id], r.context))

@@ -1,12 +1,19 @@
 """Tables of the trace store, one module per area, all on one :data:`metadata`.
 
 ``_core`` holds what collectors write (sources, runs, params, tags, metric histories,
-iterations, registry). Other areas (meta-learner, monitors, suggestions, daemon) add their
+iterations, registry); ``_catalog`` holds OpenML flows, source-specific configuration ids and
+configuration portfolios. Other areas (meta-learner, monitors, suggestions, daemon) add their
 tables in their own module here, each with its own Alembic branch, and re-export them below.
 """
 
 from __future__ import annotations
 
+from mileage.platform.store.schema._catalog import (
+    CATALOG_TABLES,
+    flows,
+    portfolio_members,
+    source_configurations,
+)
 from mileage.platform.store.schema._core import (
     CORE_TABLES,
     NAMING,
@@ -36,6 +43,7 @@ from mileage.platform.store.schema._core import (
 from mileage.platform.store.schema._daemon import DAEMON_TABLES, job_runs
 
 __all__ = [
+    "CATALOG_TABLES",
     "CORE_TABLES",
     "DAEMON_TABLES",
     "NAMING",
@@ -47,6 +55,7 @@ __all__ = [
     "configurations",
     "datasets",
     "experiments",
+    "flows",
     "iterations",
     "job_runs",
     "metadata",
@@ -56,9 +65,11 @@ __all__ = [
     "params",
     "pipeline_operators",
     "pipelines",
+    "portfolio_members",
     "registry_events",
     "run_datasets",
     "runs",
+    "source_configurations",
     "sources",
     "tags",
     "tasks",

@@ -1,0 +1,42 @@
+"""Importers of published meta-data: TabRepo, auto-sklearn, FLAML zero-shot and LCDB.
+
+Each produces datasets with meta-features, tasks, configurations and scored runs in
+Mileage's vocabulary (:mod:`mileage.platform.vocabulary`); ``mileage collect metadata
+--source NAME [--path DIR]`` runs one.
+"""
+
+from __future__ import annotations
+
+from mileage.collectors.metadata._base import (
+    ConfigSpec,
+    DatasetSpec,
+    MetadataBatch,
+    MetadataReport,
+    MetadataSource,
+    PortfolioSpec,
+    RunSpec,
+    TaskSpec,
+)
+from mileage.collectors.metadata._import import (
+    SOURCES,
+    MetadataCollector,
+    download,
+    get_source,
+    import_metadata,
+)
+
+__all__ = [
+    "SOURCES",
+    "ConfigSpec",
+    "DatasetSpec",
+    "MetadataBatch",
+    "MetadataCollector",
+    "MetadataReport",
+    "MetadataSource",
+    "PortfolioSpec",
+    "RunSpec",
+    "TaskSpec",
+    "download",
+    "get_source",
+    "import_metadata",
+]

@@ -1,0 +1,286 @@
+"""``import_metadata``: one import of a published meta-data source into the trace store, and
+the download of the sources that PyPI ships."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import insert, update
+
+from mileage.collectors.metadata._autosklearn import AutoSklearn
+from mileage.collectors.metadata._base import (
+    KIND,
+    MetadataReport,
+    MetadataSource,
+    digest_files,
+    write_batch,
+)
+from mileage.collectors.metadata._flaml import FlamlZeroShot
+from mileage.collectors.metadata._lcdb import Lcdb
+from mileage.collectors.metadata._tabrepo import TabRepoLightGBM
+from mileage.platform.errors import ConfigError, SourceUnavailableError
+from mileage.platform.progress import NullProgress, Progress
+from mileage.platform.settings import Settings
+from mileage.platform.store import TraceStore, utcnow
+from mileage.platform.store import schema as t
+
+SOURCES: dict[str, Callable[[], MetadataSource]] = {
+    "tabrepo-lightgbm": TabRepoLightGBM,
+    "autosklearn": AutoSklearn,
+    "flaml-zeroshot": FlamlZeroShot,
+    "lcdb": Lcdb,
+}
+#: What to unpack from each package: member path prefixes inside the archive.
+_MEMBERS = {
+    "autosklearn": ("/autosklearn/metalearning/files/", "/autosklearn/experimental/"),
+    "flaml-zeroshot": ("flaml/default/",),
+    "lcdb": ("/lcdb/",),
+}
+
+
+def get_source(name: str) -> MetadataSource:
+    """The importer called ``name``.
+
+    Raises:
+        ConfigError: No importer has that name; the message lists the known ones.
+    """
+    try:
+        return SOURCES[name]()
+    except KeyError:
+        raise ConfigError(
+            f"unknown meta-data source {name!r}; known: {', '.join(sorted(SOURCES))}"
+        ) from None
+
+
+def download(source: MetadataSource, settings: Settings) -> Path:
+    """Fetch the PyPI package that ships ``source`` into Mileage's cache (once) and unpack it.
+
+    Returns:
+        The folder holding the unpacked files (``<home>/cache/metadata/<name>``).
+
+    Raises:
+        ConfigError: The source is not on PyPI (pass ``--path``).
+        SourceUnavailableError: pip could not download it.
+    """
+    if source.package is None:
+        raise ConfigError(
+            f"meta-data source {source.name!r} is not published on PyPI; pass --path with a "
+            "folder that holds its files."
+        )
+    target = settings.home / "cache" / "metadata" / source.name
+    done = target / ".complete"
+    if done.is_file() and done.read_text() == source.package:
+        return target
+    binary = source.name == "flaml-zeroshot"
+    with tempfile.TemporaryDirectory(prefix="mileage-pip-") as tmp:
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:" if binary else "--no-binary=:all:",
+            "--dest",
+            tmp,
+            source.package,
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+        archives = sorted(Path(tmp).glob("*.whl" if binary else "*.tar.gz"))
+        if result.returncode != 0 or not archives:
+            raise SourceUnavailableError(
+                f"pip could not download {source.package} ({result.stderr.strip()[-300:] or 'no archive'}); "
+                "check the package index is reachable (pip's own settings apply), or pass --path "
+                "with a folder that holds the files."
+            )
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        _unpack(archives[0], target, _MEMBERS.get(source.name, ()))
+    done.write_text(source.package)
+    return target
+
+
+def _unpack(archive: Path, target: Path, prefixes: tuple[str, ...]) -> None:
+    """Extract the members under ``prefixes`` only, refusing links and absolute paths."""
+
+    def wanted(name: str) -> bool:
+        return any(p in f"/{name}" for p in prefixes) if prefixes else True
+
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.namelist():
+                if wanted(member) and not member.endswith("/") and ".." not in member.split("/"):
+                    zf.extract(member, target)
+        return
+    with tarfile.open(archive) as tf:
+        members = [m for m in tf.getmembers() if m.isfile() and wanted(m.name)]
+        tf.extractall(target, members=members, filter="data")
+
+
+def import_metadata(
+    store: TraceStore,
+    name: str,
+    path: Path | None = None,
+    *,
+    settings: Settings | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> MetadataReport:
+    """Import one published meta-data source.
+
+    Args:
+        store: The trace store.
+        name: ``tabrepo-lightgbm``, ``autosklearn``, ``flaml-zeroshot`` or ``lcdb``.
+        path: Folder with the source's files; when None, the PyPI package that ships them is
+            downloaded into ``<home>/cache/metadata`` with pip (not possible for TabRepo).
+        settings: Where the cache is.
+        full: Rewrite every row even when the files did not change since the last import.
+        progress: Progress reporting.
+
+    Returns:
+        What was imported; ``unchanged`` when the same files were imported before.
+
+    Raises:
+        ConfigError: Unknown source, or ``path`` does not hold its files.
+        SourceUnavailableError: The package could not be downloaded.
+        DataError: A file is unreadable.
+
+    Example:
+        >>> report = import_metadata(store, "tabrepo-lightgbm", Path("../shared/data/tabrepo-lightgbm"))  # doctest: +SKIP
+        >>> report.tasks, report.configurations, report.scored_runs  # doctest: +SKIP
+        (93, 104, 9672)
+    """
+    started = time.perf_counter()
+    source = get_source(name)
+    settings = settings or Settings.load()
+    progress = progress or NullProgress()
+    if path is None:
+        progress.start(f"downloading {source.package or source.name}")
+        path = download(source, settings)
+        progress.finish()
+    elif not path.exists():
+        raise ConfigError(
+            f"--path {str(path)!r} does not exist; pass the folder with {name}'s files."
+        )
+    root = source.locate(path.expanduser().resolve())
+    digest = digest_files(source.files(root))
+    source_id = store.ensure_source(KIND, name, display_name=f"{name} ({root})")
+    report = MetadataReport(source=name, reader="files", path=str(root))
+    with store.begin() as conn:
+        pass_id = int(
+            conn.execute(
+                insert(t.collector_passes)
+                .values(source_id=source_id, started_at=utcnow(), status="running", warnings=[])
+                .returning(t.collector_passes.c.id)
+            ).scalar_one()
+        )
+    try:
+        with store.connect() as conn:
+            cursor = TraceStore.read_cursor(conn, source_id)
+        if cursor.get("digest") == digest and not full:
+            report.unchanged = True
+            for key, value in (cursor.get("counts") or {}).items():
+                setattr(report, key, value)
+            report.runs_unchanged = report.runs_seen
+            report.runs_written = 0
+        else:
+            progress.start(f"reading {name} from {root}", total=1)
+            batch = source.read(root)
+            progress.advance()
+            progress.finish()
+            progress.start(f"storing {name}", total=1)
+            with store.begin() as conn:
+                write_batch(conn, source_id, batch, report)
+                report.runs_written = len(batch.runs)
+                counts = {
+                    k: getattr(report, k)
+                    for k in (
+                        "tasks",
+                        "datasets",
+                        "configurations",
+                        "distinct_configurations",
+                        "scored_runs",
+                        "portfolio_members",
+                        "runs_seen",
+                        "experiments",
+                    )
+                }
+                TraceStore.write_cursor(
+                    conn,
+                    source_id,
+                    {
+                        "digest": digest,
+                        "path": str(root),
+                        "passes": int(cursor.get("passes", 0)) + 1,
+                        "counts": counts,
+                    },
+                )
+            progress.advance()
+            progress.finish()
+            report.warnings = batch.warnings.lines()
+    except BaseException as exc:
+        _finish(store, pass_id, report, f"{type(exc).__name__}: {exc}")
+        raise
+    report.seconds = time.perf_counter() - started
+    _finish(store, pass_id, report, None)
+    return report
+
+
+def _finish(store: TraceStore, pass_id: int, report: MetadataReport, error: str | None) -> None:
+    with store.begin() as conn:
+        conn.execute(
+            update(t.collector_passes)
+            .where(t.collector_passes.c.id == pass_id)
+            .values(
+                finished_at=utcnow(),
+                status="failed" if error else "succeeded",
+                runs_written=report.runs_written,
+                runs_unchanged=report.runs_unchanged,
+                warnings=report.warnings,
+                error=error[:4000] if error else None,
+            )
+        )
+
+
+class MetadataCollector:
+    """:func:`import_metadata` as a :class:`~mileage.collectors.Collector` (for schedules).
+
+    Args:
+        name: The source (``tabrepo-lightgbm``, ``autosklearn``, ``flaml-zeroshot``, ``lcdb``).
+        path: Folder with its files; None downloads the PyPI package that ships them.
+        settings: Where the download cache is.
+        full: Rewrite even when the files did not change.
+    """
+
+    kind = KIND
+
+    def __init__(
+        self,
+        name: str,
+        path: Path | None = None,
+        *,
+        settings: Settings | None = None,
+        full: bool = False,
+    ) -> None:
+        get_source(name)  # an unknown name is a usage error now
+        self.name = name
+        self.path = path
+        self.settings = settings
+        self.full = full
+
+    def collect(self, store: TraceStore, *, progress: Progress | None = None) -> MetadataReport:
+        """Run one import."""
+        return import_metadata(
+            store, self.name, self.path, settings=self.settings, full=self.full, progress=progress
+        )
+
+
+__all__ = ["SOURCES", "MetadataCollector", "download", "get_source", "import_metadata"]
