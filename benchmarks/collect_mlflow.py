@@ -149,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=20_000)
     parser.add_argument(
-        "--rest-runs", type=int, default=None, help="runs in the store served over REST (default: --runs)"
+        "--rest-runs",
+        type=int,
+        default=None,
+        help="runs in the store served over REST (default: --runs)",
     )
     parser.add_argument("--sample", type=int, default=20, help="runs read by the naive loop")
     parser.add_argument("--skip-rest", action="store_true")
