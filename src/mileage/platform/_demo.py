@@ -236,10 +236,14 @@ def step_chains(ctx: DemoContext) -> None:
 
 
 def _describe_params(changed: list[str]) -> str:
-    """``pca: 7 params`` for an added or removed step, the names otherwise."""
+    """``pca: 7 params`` for an added or removed step, the names otherwise.
+
+    Parameters the MLflow plugin logs for LightGBM (``lightgbm.*``) repeat ``clf__*``; hidden.
+    """
     by_step: dict[str, list[str]] = {}
     for name in changed:
-        by_step.setdefault(name.split("__", 1)[0], []).append(name)
+        if not name.startswith("lightgbm."):
+            by_step.setdefault(name.split("__", 1)[0], []).append(name)
     parts = []
     for step, names in by_step.items():
         parts.extend(names if len(names) <= 2 else [f"{step}: {len(names)} params"])
