@@ -6,6 +6,7 @@ same way, so a test can prove they yield identical rows.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -156,6 +157,7 @@ def normalize_stage(stage: Any) -> str | None:
     return None if stage in (None, "", "None") else str(stage)
 
 
+@functools.lru_cache(maxsize=64)
 def normalize_status(status: Any) -> str:
     """``3`` or ``'FINISHED'`` -> ``'FINISHED'``; unknown values are kept upper-cased."""
     if isinstance(status, int) or (isinstance(status, str) and status.isdigit()):

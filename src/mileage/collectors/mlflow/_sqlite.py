@@ -8,7 +8,7 @@ runs instead of one call per run and metric). The database is opened with ``mode
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ from mileage.collectors.mlflow._records import (
     normalize_stage,
     normalize_status,
     restore_infinities,
-    signature_of,
 )
 from mileage.platform.errors import CollectorError
 
@@ -71,8 +70,20 @@ class SqliteReader:
             raise CollectorError(
                 f"cannot open MLflow tracking database {str(self.path)!r} read-only: {exc}"
             ) from None
-        con.text_factory = self._decode
         return con
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """All rows of a query; text is decoded in C unless a value is not valid UTF-8."""
+        try:
+            return self._con.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "decode" not in str(exc):
+                raise
+        self._con.text_factory = self._decode  # the slow, tolerant path for this query only
+        try:
+            return self._con.execute(sql, params).fetchall()
+        finally:
+            self._con.text_factory = str
 
     def _decode(self, raw: bytes) -> str:
         try:
@@ -86,9 +97,7 @@ class SqliteReader:
             return text
 
     def _tables(self) -> set[str]:
-        return {
-            r[0] for r in self._con.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        }
+        return {r[0] for r in self._rows("SELECT name FROM sqlite_master WHERE type='table'")}
 
     def close(self) -> None:
         self._con.close()
@@ -97,14 +106,14 @@ class SqliteReader:
 
     def experiments(self) -> list[ExperimentRecord]:
         has_created = "creation_time" in self._columns["experiments"]
-        rows = self._con.execute(
+        rows = self._rows(
             "SELECT experiment_id, name, artifact_location, lifecycle_stage, "
             + ("creation_time" if has_created else "NULL")
             + " FROM experiments ORDER BY experiment_id"
-        ).fetchall()
+        )
         tags: dict[str, dict[str, str]] = {}
         if "experiment_tags" in self._tables():
-            for exp_id, key, value in self._con.execute(
+            for exp_id, key, value in self._rows(
                 "SELECT experiment_id, key, value FROM experiment_tags"
             ):
                 tags.setdefault(str(exp_id), {})[key] = value or ""
@@ -123,29 +132,29 @@ class SqliteReader:
     # -- runs ------------------------------------------------------------------------------
 
     def list_runs(self, cursor: dict[str, Any], *, full: bool) -> Iterator[RunHeader]:
-        counts: dict[str, list[Any]] = {}
-        for table in ("params", "tags"):
-            for run_id, n in self._con.execute(
-                f"SELECT run_uuid, COUNT(*) FROM {table} GROUP BY run_uuid"
-            ):
-                counts.setdefault(run_id, [0, 0, 0, 0])[0 if table == "params" else 1] = n
-        for run_id, n, last in self._con.execute(
-            "SELECT run_uuid, COUNT(*), MAX(timestamp) FROM latest_metrics GROUP BY run_uuid"
-        ):
-            entry = counts.setdefault(run_id, [0, 0, 0, 0])
-            entry[2], entry[3] = n, last
-        rows = self._con.execute(
-            "SELECT run_uuid, experiment_id, status, start_time, end_time, lifecycle_stage "
-            "FROM runs ORDER BY start_time, run_uuid"
-        ).fetchall()
-        for run_id, exp_id, status, start, end, stage in rows:
-            extra = counts.get(run_id, [0, 0, 0, 0])
+        # The signature changes when the status, end time or lifecycle changes, or when a
+        # param, tag or metric is added or logged again; built in SQL, one pass per table.
+        rows = self._rows(
+            "SELECT r.run_uuid, r.experiment_id, r.status, r.start_time, "
+            "r.status || '|' || IFNULL(r.end_time, '') || '|' || IFNULL(r.lifecycle_stage, '') "
+            "|| '|' || IFNULL(p.n, 0) || '|' || IFNULL(t.n, 0) || '|' || IFNULL(m.n, 0) "
+            "|| '|' || IFNULL(m.last, '') "
+            "FROM runs r "
+            "LEFT JOIN (SELECT run_uuid, COUNT(*) AS n FROM params GROUP BY run_uuid) p "
+            "ON p.run_uuid = r.run_uuid "
+            "LEFT JOIN (SELECT run_uuid, COUNT(*) AS n FROM tags GROUP BY run_uuid) t "
+            "ON t.run_uuid = r.run_uuid "
+            "LEFT JOIN (SELECT run_uuid, COUNT(*) AS n, MAX(timestamp) AS last FROM latest_metrics "
+            "GROUP BY run_uuid) m ON m.run_uuid = r.run_uuid "
+            "ORDER BY r.start_time, r.run_uuid"
+        )
+        for run_id, exp_id, status, start, signature in rows:
             yield RunHeader(
                 run_id=run_id,
                 experiment_id=str(exp_id),
                 start_ms=start,
                 status=normalize_status(status),
-                signature=signature_of(status, end, stage, *extra),
+                signature=signature[:128],
             )
 
     def read_runs(self, headers: list[RunHeader]) -> list[RunRecord]:
@@ -163,20 +172,20 @@ class SqliteReader:
         try:
             runs = {
                 r[0]: r
-                for r in con.execute(
+                for r in self._rows(
                     "SELECT run_uuid, experiment_id, name, user_id, status, start_time, "
                     f"end_time, lifecycle_stage, artifact_uri FROM runs WHERE run_uuid IN ({marks})",
                     ids,
                 )
             }
             params: dict[str, dict[str, str]] = {}
-            for run_id, key, value in con.execute(
+            for run_id, key, value in self._rows(
                 f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({marks})",
                 ids,
             ):
                 params.setdefault(run_id, {})[key] = value if value is not None else ""
             tags: dict[str, dict[str, str]] = {}
-            for run_id, key, value in con.execute(
+            for run_id, key, value in self._rows(
                 f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({marks})",
                 ids,
             ):
@@ -212,20 +221,19 @@ class SqliteReader:
         return records
 
     def _metrics(self, ids: list[str], marks: str) -> dict[str, dict[str, MetricSeries]]:
-        con = self._con
         order = "ORDER BY run_uuid, key, step, timestamp, value, is_nan"
-        groups = con.execute(
+        groups = self._rows(
             f"SELECT run_uuid, key, COUNT(*) FROM metrics WHERE run_uuid IN ({marks}) "
             "GROUP BY run_uuid, key ORDER BY run_uuid, key",
             ids,
-        ).fetchall()
+        )
         if not groups:
             return {}
-        points = con.execute(
+        points = self._rows(
             f"SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid IN ({marks}) "
             + order,
             ids,
-        ).fetchall()
+        )
         arr = np.array(points, dtype=np.float64)
         values = np.where(arr[:, 3] != 0, np.nan, arr[:, 2])
         values = restore_infinities(values)
@@ -246,12 +254,12 @@ class SqliteReader:
             return {}
         contexts: dict[str, str] = {}
         if "input_tags" in self._tables():
-            for input_uuid, value in self._con.execute(
+            for input_uuid, value in self._rows(
                 "SELECT input_uuid, value FROM input_tags WHERE name = 'mlflow.data.context'"
             ):
                 contexts[input_uuid] = value
         out: dict[str, list[DatasetInput]] = {}
-        for input_uuid, run_id, name, digest, stype, source, schema, profile in self._con.execute(
+        for input_uuid, run_id, name, digest, stype, source, schema, profile in self._rows(
             "SELECT i.input_uuid, i.destination_id, d.name, d.digest, d.dataset_source_type, "
             "d.dataset_source, d.dataset_schema, d.dataset_profile FROM inputs i "
             "JOIN datasets d ON d.dataset_uuid = i.source_id "
@@ -275,11 +283,11 @@ class SqliteReader:
             return snap
         mv_tags: dict[tuple[str, int], dict[str, str]] = {}
         if "model_version_tags" in tables:
-            for name, version, key, value in self._con.execute(
+            for name, version, key, value in self._rows(
                 "SELECT name, version, key, value FROM model_version_tags"
             ):
                 mv_tags.setdefault((name, int(version)), {})[key] = value or ""
-        for row in self._con.execute(
+        for row in self._rows(
             "SELECT name, version, run_id, status, current_stage, source, description, "
             "creation_time, last_updated_time FROM model_versions ORDER BY name, version"
         ):
@@ -299,12 +307,12 @@ class SqliteReader:
             )
         snap.versions = [v for v in snap.versions if v.stage != "Deleted_Internal"]
         if "registered_model_aliases" in tables:
-            for name, alias, version in self._con.execute(
+            for name, alias, version in self._rows(
                 "SELECT name, alias, version FROM registered_model_aliases"
             ):
                 snap.aliases[(name, alias)] = int(version)
         if "registered_models" in tables:
-            for name, updated in self._con.execute(
+            for name, updated in self._rows(
                 "SELECT name, last_updated_time FROM registered_models"
             ):
                 snap.model_updated_ms[name] = int(updated or 0)
