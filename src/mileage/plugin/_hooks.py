@@ -14,7 +14,8 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from mileage.plugin._fingerprints import data_tags
@@ -22,7 +23,8 @@ from mileage.plugin._fingerprints import data_tags
 _lock = threading.Lock()
 _installed: set[str] = set()
 _data_source: dict[str, str] = {}  # run id -> "pipeline" | "lightgbm": the pipeline's raw data wins
-_pending: dict[str, dict[str, str]] = {}  # run id -> tags to write when the fit ends
+_writes: dict[str, list[Future[None]]] = {}  # run id -> writes not yet known to be done
+_executor: ThreadPoolExecutor | None = None
 _warned: set[str] = set()
 
 
@@ -74,10 +76,10 @@ def _set_tags(run_id: str, tags: dict[str, str]) -> None:
 
 
 def on_fit(data: Any, origin: str, pipeline: Any = None) -> None:
-    """Queue the training data's fingerprint (and the pipeline's steps) for the active run.
+    """Tag the active run with the training data's fingerprint (and the pipeline's steps).
 
-    Queued tags are written by :func:`flush` when the fit ends, together with whatever the
-    fit logs, so a fit costs one write to the tracking store.
+    The write is queued (MLflow's asynchronous logging) and overlaps with the training it
+    describes; ``end_run`` waits for it.
     """
     run_id = _active_run_id()
     if run_id is None:
@@ -89,37 +91,59 @@ def on_fit(data: Any, origin: str, pipeline: Any = None) -> None:
     tags = data_tags(data)
     if pipeline is not None:
         tags["mileage.pipeline"] = pipeline_tag(pipeline)
-    with _lock:
-        _pending.setdefault(run_id, {}).update(tags)
+    write(run_id, tags=tags)
 
 
-def flush(
-    run_id: str | None, metrics: list[Any] | None = None, params: list[Any] | None = None
+def write(
+    run_id: str,
+    *,
+    metrics: Sequence[Any] = (),
+    params: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> None:
-    """Write the queued tags of ``run_id`` and the given metrics and params in one batch."""
-    from mlflow import MlflowClient
-    from mlflow.entities import RunTag
-    from mlflow.exceptions import MlflowException
+    """Write metrics, params and tags for ``run_id`` on the plugin's writer thread.
 
+    The write overlaps with the user's training; ending the run waits for it. Params go in
+    their own batch: if the user already logged one with another value, only that batch
+    fails (one warning) and everything else is kept.
+    """
+    from mlflow import MlflowClient
+    from mlflow.entities import Param, RunTag
+
+    tag_list = [RunTag(k, v) for k, v in (tags or {}).items()]
+    metric_list = list(metrics)
+    param_list = [Param(k, v) for k, v in (params or {}).items()]
+
+    def run() -> None:
+        client = MlflowClient()
+        for i in range(0, max(len(metric_list), len(tag_list)), 900):
+            client.log_batch(run_id, metrics=metric_list[i : i + 900], tags=tag_list[i : i + 90])
+        for i in range(0, len(param_list), 90):
+            client.log_batch(run_id, params=param_list[i : i + 90])
+
+    future = _writer().submit(run)
+    with _lock:
+        _writes.setdefault(run_id, []).append(future)
+
+
+def wait_for_writes(run_id: str | None) -> None:
+    """Block until the plugin's writes for ``run_id`` are done (called before a run ends)."""
     if run_id is None:
         return
     with _lock:
-        tags = [RunTag(k, v) for k, v in _pending.pop(run_id, {}).items()]
-    metrics, params = metrics or [], params or []
-    if not (tags or metrics or params):
-        return
-    client = MlflowClient()
-    for i in range(0, max(len(metrics), len(tags), len(params)), 900):
-        batch_params = params[i : i + 90] if i == 0 else []
-        try:
-            client.log_batch(
-                run_id, metrics=metrics[i : i + 900], params=batch_params, tags=tags[i : i + 90]
-            )
-        except MlflowException:
-            if not batch_params:
-                raise
-            # A param the user logged with another value: keep everything else.
-            client.log_batch(run_id, metrics=metrics[i : i + 900], tags=tags[i : i + 90])
+        futures = _writes.pop(run_id, [])
+        _data_source.pop(run_id, None)
+    for future in futures:
+        safe("writing to the tracking store", future.result)
+
+
+def _writer() -> ThreadPoolExecutor:
+    global _executor
+    with _lock:
+        if _executor is None:
+            # One worker: writes for a run land in order.
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mileage-plugin")
+        return _executor
 
 
 def pipeline_tag(pipeline: Any) -> str:
@@ -161,11 +185,9 @@ def _patch_lightgbm() -> None:
                 *(kwargs.get("callbacks") or []),
                 lightgbm.record_evaluation(history),
             ]
+        safe("logging LightGBM parameters", lambda: log_lightgbm_params(params))
         booster = original(params, train_set, *args, **kwargs)
-        safe(
-            "logging LightGBM parameters and metrics",
-            lambda: log_lightgbm(params, history, booster),
-        )
+        safe("logging LightGBM metrics", lambda: log_lightgbm(history, booster))
         return booster
 
     train._mileage = True  # type: ignore[attr-defined]
@@ -174,16 +196,21 @@ def _patch_lightgbm() -> None:
     lightgbm.train = train
 
 
-def log_lightgbm(
-    params: dict[str, Any], history: dict[str, dict[str, list[float]]], booster: Any
-) -> None:
-    """Log a LightGBM training's parameters and per-iteration validation metrics to the active run.
+def log_lightgbm_params(params: dict[str, Any]) -> None:
+    """Queue a LightGBM training's parameters (prefixed ``lightgbm.``) for the active run."""
+    run_id = _active_run_id()
+    if run_id is not None:
+        write(run_id, params={f"lightgbm.{k}": str(v)[:500] for k, v in sorted(params.items())})
+
+
+def log_lightgbm(history: dict[str, dict[str, list[float]]], booster: Any) -> None:
+    """Queue a LightGBM training's per-iteration validation metrics for the active run.
 
     Names carry a ``lightgbm.`` prefix so they never collide with what the user logs.
     """
     import time as _time
 
-    from mlflow.entities import Metric, Param
+    from mlflow.entities import Metric
 
     run_id = _active_run_id()
     if run_id is None:
@@ -196,9 +223,7 @@ def log_lightgbm(
         for step, value in enumerate(values, start=1)
     ]
     metrics.append(Metric("lightgbm.num_trees", float(booster.num_trees()), now, 0))
-    flush(
-        run_id, metrics, [Param(f"lightgbm.{k}", str(v)[:500]) for k, v in sorted(params.items())]
-    )
+    write(run_id, metrics=metrics)
 
 
 def _patch_pipeline() -> None:
@@ -211,10 +236,7 @@ def _patch_pipeline() -> None:
     @functools.wraps(original)
     def fit(self: Any, X: Any, y: Any = None, **params: Any) -> Any:
         safe("fingerprinting pipeline training data", lambda: on_fit(X, "pipeline", pipeline=self))
-        try:
-            return original(self, X, y, **params)
-        finally:
-            safe("writing pipeline tags", lambda: flush(_active_run_id()))
+        return original(self, X, y, **params)
 
     fit._mileage = True  # type: ignore[attr-defined]
     Pipeline.fit = fit
@@ -292,10 +314,31 @@ def summarize_failure(
     return tags
 
 
+def _patch_end_run() -> None:
+    import mlflow
+    import mlflow.tracking.fluent as fluent
+
+    original = fluent.end_run
+    if getattr(original, "_mileage", False):
+        return
+
+    @functools.wraps(original)
+    def end_run(*args: Any, **kwargs: Any) -> Any:
+        run = fluent.active_run()
+        if run is not None:
+            wait_for_writes(run.info.run_id)
+        return original(*args, **kwargs)
+
+    end_run._mileage = True  # type: ignore[attr-defined]
+    fluent.end_run = end_run
+    mlflow.end_run = end_run
+
+
 def install() -> None:
     """Install the hooks for the libraries imported so far (idempotent, cheap when done)."""
     for name, module, patch in (
         ("failures", "mlflow", _patch_failures),
+        ("end_run", "mlflow", _patch_end_run),
         ("lightgbm", "lightgbm", _patch_lightgbm),
         ("pipeline", "sklearn", _patch_pipeline),
     ):
