@@ -1,8 +1,9 @@
 """Tables of the trace store, one module per area, all on one :data:`metadata`.
 
 ``_core`` holds what collectors write (sources, runs, params, tags, metric histories,
-iterations, registry). Other areas (meta-learner, monitors, suggestions, daemon) add their
-tables in their own module here, each with its own Alembic branch, and re-export them below.
+iterations, registry); ``_monitors`` holds monitored pipelines, their suites, runs, findings
+and statistics. Other areas (meta-learner, suggestions, daemon) add their tables in their own
+module here, each with its own Alembic branch, and re-export them below.
 """
 
 from __future__ import annotations
@@ -33,9 +34,18 @@ from mileage.platform.store.schema._core import (
     tags,
     tasks,
 )
+from mileage.platform.store.schema._monitors import (
+    MONITOR_TABLES,
+    monitor_findings,
+    monitor_runs,
+    monitor_statistics,
+    monitor_suites,
+    monitors,
+)
 
 __all__ = [
     "CORE_TABLES",
+    "MONITOR_TABLES",
     "NAMING",
     "Id",
     "Json",
@@ -50,6 +60,11 @@ __all__ = [
     "metric_histories",
     "model_aliases",
     "model_versions",
+    "monitor_findings",
+    "monitor_runs",
+    "monitor_statistics",
+    "monitor_suites",
+    "monitors",
     "params",
     "pipeline_operators",
     "pipelines",
