@@ -118,10 +118,10 @@ class SuiteOptions:
     """How a suite is inferred.
 
     Attributes:
-        tolerance: Numeric bounds are the reference range widened by this share of it on each
-            side (a column that is never negative keeps 0 as its lower bound; a positive
-            column spanning a factor of 10 or more is widened by this share of its range on
-            the log scale).
+        tolerance: Numeric bounds are the reference range widened on each side by this share
+            of it, or by the width of the reference's tail when that is larger (a column
+            that is never negative keeps 0 as its lower bound; a positive column spanning a
+            factor of 10 or more is widened on the log scale).
         max_categories: A string column with more distinct values is treated as free text
             (existence, type and nulls only).
         common_share: Categories at least this frequent must appear in large enough batches.
@@ -133,6 +133,38 @@ class SuiteOptions:
     max_categories: int = 100
     common_share: float = 0.01
     miss_probability: float = 1e-4
+
+
+#: Tail widths added beyond the reference extremes: with an exponential tail a clean value
+#: lands beyond ``max + ln(1e4) * mean excess`` about once per 10,000 times the reference size.
+TAIL_WIDTHS = math.log(1e4)
+
+
+def _bounds(x: Any, tolerance: float) -> tuple[float, float]:
+    """Numeric bounds: the reference range widened by ``tolerance`` of it, or by the tails.
+
+    A positive column spanning a factor of 10 or more is widened on the log scale. The tail
+    term uses the mean excess of the outer 10% of values beyond their quantile, so a column
+    with a long tail gets room for the values a small reference has not seen yet.
+    """
+    import numpy as np
+
+    log = bool(x.min() > 0 and x.max() / x.min() >= 10)
+    v = np.log(x) if log else x
+    lo, hi = float(v.min()), float(v.max())
+    q10, q90 = np.quantile(v, [0.1, 0.9])
+    upper = v[v > q90]
+    lower = v[v < q10]
+    beta_hi = float((upper - q90).mean()) if upper.size else 0.0
+    beta_lo = float((q10 - lower).mean()) if lower.size else 0.0
+    width = hi - lo or max(abs(hi), 1.0)
+    low = lo - max(tolerance * width, TAIL_WIDTHS * beta_lo)
+    high = hi + max(tolerance * width, TAIL_WIDTHS * beta_hi)
+    if log:
+        return float(np.exp(low)), float(np.exp(high))
+    if float(x.min()) >= 0:
+        low = max(low, 0.0)
+    return low, high
 
 
 def _column_spec(series: pd.Series, options: SuiteOptions, *, identifier: bool) -> dict[str, Any]:
@@ -155,16 +187,7 @@ def _column_spec(series: pd.Series, options: SuiteOptions, *, identifier: bool) 
         if not len(values):
             return spec
         lo, hi = float(values.min()), float(values.max())
-        if lo > 0 and hi / lo >= 10:
-            # positive and spanning decades (incomes, counts): widen on the log scale, else
-            # a long right tail makes clean batches cross a linear bound
-            factor = (hi / lo) ** options.tolerance
-            low, high = lo / factor, hi * factor
-        else:
-            width = hi - lo or max(abs(hi), 1.0)
-            low, high = lo - options.tolerance * width, hi + options.tolerance * width
-            if lo >= 0:
-                low = max(low, 0.0)
+        low, high = _bounds(values.to_numpy(dtype=float), options.tolerance)
         spec.update(
             kind="numeric",
             min=_plain(float(f"{low:.6g}")),

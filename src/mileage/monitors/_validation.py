@@ -56,30 +56,46 @@ def run_expectations(
 ) -> dict[str, Any]:
     """Run ``checks`` on ``frame`` in a fresh ephemeral GE context.
 
+    Column checks run one column at a time on a frame holding only that column (and the id
+    column): GE's pandas engine copies its whole batch while computing a metric, so a
+    50-column batch validated in one piece costs 50 times more per check.
+
     Returns:
         ``{check key: ExpectationValidationResult}``.
     """
     import great_expectations as gx
 
     context = _ge_context()
-    batch_definition = (
-        context.data_sources.add_pandas("mileage")
-        .add_dataframe_asset("batch")
-        .add_batch_definition_whole_dataframe("whole")
-    )
-    suite = gx.ExpectationSuite(name="mileage")
+    asset = context.data_sources.add_pandas("mileage").add_dataframe_asset("batch")
+    batch_definition = asset.add_batch_definition_whole_dataframe("whole")
+    groups: dict[str | None, list[PlannedCheck]] = {}
     for check in checks:
-        suite.add_expectation(_expectation(check))
-    suite = context.suites.add(suite)
-    result_format: dict[str, Any] = {
-        "result_format": "SUMMARY",
-        "partial_unexpected_count": EVIDENCE_VALUES,
-    }
-    if id_column is not None and id_column in frame.columns:
-        result_format["unexpected_index_column_names"] = [id_column]
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite, result_format=result_format)
-    return {r.expectation_config.meta.get("mileage_key"): r for r in result.results}
+        single = check.column is not None and check.column in frame.columns
+        table_level = check.check in ("rows", "exists") or not single
+        groups.setdefault(None if table_level else check.column, []).append(check)
+    out: dict[str, Any] = {}
+    for i, (column, group) in enumerate(groups.items()):
+        suite = gx.ExpectationSuite(name=f"mileage-{i}")
+        for check in group:
+            suite.add_expectation(_expectation(check))
+        suite = context.suites.add(suite)
+        result_format: dict[str, Any] = {
+            "result_format": "SUMMARY",
+            "partial_unexpected_count": EVIDENCE_VALUES,
+        }
+        if column is None:
+            part = frame
+        else:
+            keep = [column] + (
+                [id_column] if id_column in frame.columns and id_column != column else []
+            )
+            part = frame[keep]
+        if id_column is not None and id_column in part.columns:
+            result_format["unexpected_index_column_names"] = [id_column]
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": part})
+        result = batch.validate(suite, result_format=result_format)
+        out.update({r.expectation_config.meta.get("mileage_key"): r for r in result.results})
+    return out
 
 
 def _fmt(value: Any) -> str:
