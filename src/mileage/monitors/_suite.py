@@ -120,8 +120,8 @@ class SuiteOptions:
     Attributes:
         tolerance: Numeric bounds are the reference range widened on each side by this share
             of it, or by the width of the reference's tail when that is larger (a column
-            that is never negative keeps 0 as its lower bound; a positive column spanning a
-            factor of 10 or more is widened on the log scale).
+            that is never negative keeps 0 as its lower bound; a right-skewed one is widened
+            on a log scale).
         max_categories: A string column with more distinct values is treated as free text
             (existence, type and nulls only).
         common_share: Categories at least this frequent must appear in large enough batches.
@@ -143,14 +143,16 @@ TAIL_WIDTHS = math.log(1e4)
 def _bounds(x: Any, tolerance: float) -> tuple[float, float]:
     """Numeric bounds: the reference range widened by ``tolerance`` of it, or by the tails.
 
-    A positive column spanning a factor of 10 or more is widened on the log scale. The tail
-    term uses the mean excess of the outer 10% of values beyond their quantile, so a column
-    with a long tail gets room for the values a small reference has not seen yet.
+    The tail term is ``ln(1e4)`` times the mean excess of the outer 10% of values beyond their
+    quantile, so a column with a long tail gets room for the values a small reference has not
+    seen yet. Right-skewed columns that are never negative are widened on a log scale
+    (``log1p(x / median)``), where long tails become exponential ones.
     """
     import numpy as np
 
-    log = bool(x.min() > 0 and x.max() / x.min() >= 10)
-    v = np.log(x) if log else x
+    skewed = bool(x.min() >= 0 and x.size > 2 and _skewness(x) > 1)
+    scale = float(np.median(x[x > 0])) if skewed and (x > 0).any() else 1.0
+    v = np.log1p(x / scale) if skewed else x
     lo, hi = float(v.min()), float(v.max())
     q10, q90 = np.quantile(v, [0.1, 0.9])
     upper = v[v > q90]
@@ -160,11 +162,20 @@ def _bounds(x: Any, tolerance: float) -> tuple[float, float]:
     width = hi - lo or max(abs(hi), 1.0)
     low = lo - max(tolerance * width, TAIL_WIDTHS * beta_lo)
     high = hi + max(tolerance * width, TAIL_WIDTHS * beta_hi)
-    if log:
-        return float(np.exp(low)), float(np.exp(high))
+    if skewed:
+        low, high = scale * float(np.expm1(max(low, 0.0))), scale * float(np.expm1(high))
+        # a column that is never 0 in the reference keeps a positive floor
+        return (low if float(x.min()) > 0 else 0.0), high
     if float(x.min()) >= 0:
         low = max(low, 0.0)
     return low, high
+
+
+def _skewness(x: Any) -> float:
+    import numpy as np
+
+    sd = float(np.std(x))
+    return float(np.mean((x - np.mean(x)) ** 3) / sd**3) if sd > 0 else 0.0
 
 
 def _column_spec(series: pd.Series, options: SuiteOptions, *, identifier: bool) -> dict[str, Any]:
