@@ -311,14 +311,34 @@ def judge_performance(
         baseline = Baseline.from_dict(config.baseline)
     if baseline is None and reference is not None:
         baseline = baseline_of(reference, config, slices)
+    options = config.performance_options()
     performance_batch(
         joined,
         report,
         where=where,
         prediction_column=config.prediction_column,
-        options=config.performance_options(),
+        options=options,
         slices=slices,
         baseline=baseline,
         prediction_time_column=config.timestamp_column,
         id_column=config.id_column,
     )
+    label = config.label_column
+    labelled = joined["__label__"].notna()
+    coverage = float(labelled.mean()) if len(joined) else 0.0
+    if (
+        reference is not None
+        and label in reference.columns
+        and coverage >= options.min_coverage
+        and int(labelled.sum()) >= options.min_labels
+    ):
+        # label shift: the labels that arrived, against the reference's labels
+        current = joined.loc[labelled, ["__label__"]].rename(columns={"__label__": label})
+        drift_batch(
+            reference[[label]],
+            current,
+            {label: prediction_kind(config)},
+            report,
+            where=where,
+            options=config.drift_options(),
+        )
