@@ -42,7 +42,9 @@ def test_shift_in_k_of_f_features_is_found_in_exactly_those(randhie) -> None:  #
     assert set(levels) == set(columns)  # every column was tested
     finding = next(f for f in report.findings if f.column == "lpi")
     assert finding.statistic == "wasserstein_normed" and finding.value >= 0.1
-    assert finding.evidence["p_adjusted"] < 0.01 and finding.evidence["columns_tested"] == len(columns)
+    assert finding.evidence["p_adjusted"] < 0.01 and finding.evidence["columns_tested"] == len(
+        columns
+    )
     assert "mean" in finding.message and "Holm" in finding.message
 
 
@@ -60,7 +62,9 @@ def test_large_unchanged_sample_does_not_alarm(randhie) -> None:  # type: ignore
 def test_category_share_change_is_found(randhie) -> None:  # type: ignore[no-untyped-def]
     ref, pool, columns = randhie
     poor = pool[pool.health == "poor"]
-    batch = pd.concat([pool.sample(n=1500, random_state=3), poor.sample(n=500, replace=True, random_state=4)])
+    batch = pd.concat(
+        [pool.sample(n=1500, random_state=3), poor.sample(n=500, replace=True, random_state=4)]
+    )
     report = BatchReport("t", "b")
     drift_batch(ref, batch, {"health": "categorical", "lpi": "numeric"}, report, where="b")
     (finding,) = report.findings
@@ -77,7 +81,9 @@ def test_small_effect_alarms_only_when_it_persists(randhie) -> None:  # type: ig
     levels = drift_batch(ref, batch, {"lpi": "numeric"}, first, where="b1", options=options)
     assert levels == {"lpi": 1} and first.findings == []
     third = BatchReport("t", "b3")
-    drift_batch(ref, batch, {"lpi": "numeric"}, third, where="b3", options=options, history={"lpi": [1, 1]})
+    drift_batch(
+        ref, batch, {"lpi": "numeric"}, third, where="b3", options=options, history={"lpi": [1, 1]}
+    )
     (finding,) = third.findings
     assert finding.severity == Severity.WARNING and finding.evidence["consecutive_batches"] == 3
     assert finding.threshold == options.watch

@@ -28,23 +28,46 @@ def replay(cancer):  # type: ignore[no-untyped-def]
     rows = cancer.held_out
     predicted_at = T0 + pd.to_timedelta(rng.integers(0, 7 * 24, len(rows)), unit="h")
     predictions = pd.DataFrame(
-        {"id": rows["id"], "prediction": rows["label"], "predicted_at": predicted_at,
-         "mean_radius": rows["mean_radius"]}
+        {
+            "id": rows["id"],
+            "prediction": rows["label"],
+            "predicted_at": predicted_at,
+            "mean_radius": rows["mean_radius"],
+        }
     )
     labels = pd.DataFrame(
-        {"id": rows["id"], "label": rows["label"],
-         "labelled_at": predicted_at + 14 * DAY + pd.to_timedelta(rng.integers(-12, 13, len(rows)), unit="h")}
+        {
+            "id": rows["id"],
+            "label": rows["label"],
+            "labelled_at": predicted_at
+            + 14 * DAY
+            + pd.to_timedelta(rng.integers(-12, 13, len(rows)), unit="h"),
+        }
     )
     return predictions, labels
 
 
 def _judge(predictions, labels, as_of, options=None, baseline=None, slices=()):  # type: ignore[no-untyped-def]
-    joined = join_labels(predictions, labels, id_column="id", label_column="label",
-                         label_time_column="labelled_at", as_of=as_of)
+    joined = join_labels(
+        predictions,
+        labels,
+        id_column="id",
+        label_column="label",
+        label_time_column="labelled_at",
+        as_of=as_of,
+    )
     report = BatchReport("t", "week-1")
-    performance_batch(joined, report, where="week-1", prediction_column="prediction",
-                      options=options or PerformanceOptions(), slices=list(slices),
-                      baseline=baseline, prediction_time_column="predicted_at", id_column="id")
+    performance_batch(
+        joined,
+        report,
+        where="week-1",
+        prediction_column="prediction",
+        options=options or PerformanceOptions(),
+        slices=list(slices),
+        baseline=baseline,
+        prediction_time_column="predicted_at",
+        id_column="id",
+    )
     return report
 
 
@@ -82,23 +105,41 @@ def test_slice_regression_is_caught_while_the_global_metric_improves(cancer) -> 
     ref = cancer.reference.copy()
     flip = rng.random(len(ref)) < 0.15  # 85% accurate everywhere on the reference
     ref["prediction"] = np.where(flip, 1 - ref["label"], ref["label"])
-    baseline = compute_baseline(ref, label_column="label", prediction_column="prediction",
-                                metric="accuracy", slices=[BIG])
+    baseline = compute_baseline(
+        ref, label_column="label", prediction_column="prediction", metric="accuracy", slices=[BIG]
+    )
     rows = cancer.held_out
     in_slice = BIG.mask(rows).to_numpy()
     wrong = in_slice & (rng.random(len(rows)) < 0.35)  # the slice degrades, the rest is perfect
-    predictions = pd.DataFrame({"id": rows["id"], "mean_radius": rows["mean_radius"],
-                                "prediction": np.where(wrong, 1 - rows["label"], rows["label"])})
+    predictions = pd.DataFrame(
+        {
+            "id": rows["id"],
+            "mean_radius": rows["mean_radius"],
+            "prediction": np.where(wrong, 1 - rows["label"], rows["label"]),
+        }
+    )
     labels = rows[["id", "label"]]
     report = BatchReport("t", "b")
     joined = join_labels(predictions, labels, id_column="id", label_column="label")
-    performance_batch(joined, report, where="b", prediction_column="prediction",
-                      options=PerformanceOptions(), slices=[BIG], baseline=baseline, id_column="id")
+    performance_batch(
+        joined,
+        report,
+        where="b",
+        prediction_column="prediction",
+        options=PerformanceOptions(),
+        slices=[BIG],
+        baseline=baseline,
+        id_column="id",
+    )
     stats = _stats(report)
     assert stats[("accuracy", "")] > baseline.overall  # global up
     assert stats[("accuracy", "big")] < baseline.slices["big"] - 0.05  # slice down
     (finding,) = report.findings
-    assert (finding.check, finding.slice, finding.severity) == ("slice_regression", "big", Severity.BLOCKING)
+    assert (finding.check, finding.slice, finding.severity) == (
+        "slice_regression",
+        "big",
+        Severity.BLOCKING,
+    )
     assert finding.evidence["overall"] == stats[("accuracy", "")]
     assert len(finding.evidence["worst_rows"]) == 5
     assert all(r["prediction"] != r["label"] for r in finding.evidence["worst_rows"])
@@ -107,14 +148,24 @@ def test_slice_regression_is_caught_while_the_global_metric_improves(cancer) -> 
 def test_regression_metric_and_relative_degradation(cancer) -> None:  # type: ignore[no-untyped-def]
     rows = cancer.held_out
     ref = cancer.reference.assign(prediction=cancer.reference["mean_area"] * 1.02)
-    baseline = compute_baseline(ref.rename(columns={"mean_area": "y"}), label_column="y",
-                                prediction_column="prediction", metric="mae", slices=[])
+    baseline = compute_baseline(
+        ref.rename(columns={"mean_area": "y"}),
+        label_column="y",
+        prediction_column="prediction",
+        metric="mae",
+        slices=[],
+    )
     predictions = pd.DataFrame({"id": rows["id"], "prediction": rows["mean_area"] * 1.2})
     labels = pd.DataFrame({"id": rows["id"], "label": rows["mean_area"]})
     report = BatchReport("t", "b")
-    performance_batch(join_labels(predictions, labels, id_column="id", label_column="label"),
-                      report, where="b", prediction_column="prediction",
-                      options=PerformanceOptions(metric="mae"), baseline=baseline)
+    performance_batch(
+        join_labels(predictions, labels, id_column="id", label_column="label"),
+        report,
+        where="b",
+        prediction_column="prediction",
+        options=PerformanceOptions(metric="mae"),
+        baseline=baseline,
+    )
     (finding,) = report.findings
     assert finding.check == "regression" and finding.statistic == "mae"
     assert finding.value > finding.threshold * 1.1

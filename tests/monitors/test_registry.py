@@ -75,8 +75,11 @@ def test_crud_and_suite_versions(any_store: TraceStore, files) -> None:  # type:
     with pytest.raises(ConfigError, match="monitor name"):
         create_monitor(any_store, dataclasses.replace(_config(files), name="no spaces"))
     edited = update_monitor(
-        any_store, "cancer", dataclasses.replace(record.config, owner="triage"),
-        suite=drop_column(suite, "mean_area"), note="dropped mean_area",
+        any_store,
+        "cancer",
+        dataclasses.replace(record.config, owner="triage"),
+        suite=drop_column(suite, "mean_area"),
+        note="dropped mean_area",
     )
     assert edited.suite_version == 2 and edited.config.owner == "triage"
     assert "mean_area" not in get_suite(any_store, record.id)["spec"]["columns"]
@@ -84,18 +87,25 @@ def test_crud_and_suite_versions(any_store: TraceStore, files) -> None:  # type:
     assert [s["version"] for s in list_suites(any_store, record.id)] == [1, 2]
     assert [m["name"] for m in list_monitors(any_store)] == ["cancer"]
     assert remove_monitor(any_store, "cancer") == {"runs": 0, "findings": 0}
-    with pytest.raises(MonitorNotFoundError, match="no monitor is called 'cancer' \\(known: none yet\\)"):
+    with pytest.raises(
+        MonitorNotFoundError, match="no monitor is called 'cancer' \\(known: none yet\\)"
+    ):
         get_monitor(any_store, "cancer")
 
 
-def test_runs_findings_and_persistence_survive_a_restart(any_store: TraceStore, files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_runs_findings_and_persistence_survive_a_restart(
+    any_store: TraceStore, files, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     create_monitor(any_store, _config(files))
     home = tmp_path / "home"
     runner = MonitorRunner(any_store, "cancer", home=home)
     first = runner.run(as_of=None)
     assert [r.batch_id for r in first] == ["2026-11-20", "2026-11-21", "2026-11-22"]
     # batch 21 drifts (warning), batch 22 is the second drifting batch in a row (blocking)
-    drift = {r.batch_id: [(f.column, f.severity.label) for f in r.findings if f.check_kind == "drift"] for r in first}
+    drift = {
+        r.batch_id: [(f.column, f.severity.label) for f in r.findings if f.check_kind == "drift"]
+        for r in first
+    }
     assert drift == {
         "2026-11-20": [],
         "2026-11-21": [("mean_texture", "warning")],
@@ -117,12 +127,20 @@ def test_runs_findings_and_persistence_survive_a_restart(any_store: TraceStore, 
         assert row["threshold"] == 0.1 and row["evidence"]["p_adjusted"] < 0.01
         with reopened.connect() as conn:
             runs = conn.execute(select(t.monitor_runs.c.batch_id, t.monitor_runs.c.status)).all()
-            coverage = conn.execute(
-                select(t.monitor_statistics.c.value).where(
-                    t.monitor_statistics.c.statistic == "label_coverage"
+            coverage = (
+                conn.execute(
+                    select(t.monitor_statistics.c.value).where(
+                        t.monitor_statistics.c.statistic == "label_coverage"
+                    )
                 )
-            ).scalars().all()
-        assert sorted(runs) == [("2026-11-20", "passed"), ("2026-11-21", "warning"), ("2026-11-22", "failed")]
+                .scalars()
+                .all()
+            )
+        assert sorted(runs) == [
+            ("2026-11-20", "passed"),
+            ("2026-11-21", "warning"),
+            ("2026-11-22", "failed"),
+        ]
         assert coverage == [1.0, 1.0, 1.0]
         rerun = MonitorRunner(reopened, "cancer", home=home).run("2026-11-20")
         assert [r.batch_id for r in rerun] == ["2026-11-20"]
@@ -130,7 +148,9 @@ def test_runs_findings_and_persistence_survive_a_restart(any_store: TraceStore, 
         reopened.close()
 
 
-def test_labels_arriving_later_turn_a_provisional_metric_final(sqlite_store: TraceStore, files, tmp_path: Path, cancer) -> None:  # type: ignore[no-untyped-def]
+def test_labels_arriving_later_turn_a_provisional_metric_final(
+    sqlite_store: TraceStore, files, tmp_path: Path, cancer
+) -> None:  # type: ignore[no-untyped-def]
     labels = files["labels"]
     cancer.held_out[["id", "label"]].head(20).to_csv(labels, index=False)  # few labels so far
     config = dataclasses.replace(_config(files), performance={"min_coverage": 0.5, "slo": 0.8})
@@ -147,7 +167,9 @@ def test_labels_arriving_later_turn_a_provisional_metric_final(sqlite_store: Tra
     assert MonitorRunner(sqlite_store, "cancer", home=home).run() == []
 
 
-def test_unreadable_and_empty_batches_are_findings_not_crashes(sqlite_store: TraceStore, files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_and_empty_batches_are_findings_not_crashes(
+    sqlite_store: TraceStore, files, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     (files["batches"] / "2026-11-23.parquet").write_bytes(b"not a parquet file")
     (files["batches"] / "2026-11-24.csv").write_text("")
     create_monitor(sqlite_store, dataclasses.replace(_config(files), labels_uri=None))
@@ -159,6 +181,8 @@ def test_unreadable_and_empty_batches_are_findings_not_crashes(sqlite_store: Tra
     assert empty.statistic == "row_count" and "empty" in empty.message
     with sqlite_store.connect() as conn:
         errors = conn.execute(
-            select(t.monitor_runs.c.batch_id, t.monitor_runs.c.error).where(t.monitor_runs.c.status == "error")
+            select(t.monitor_runs.c.batch_id, t.monitor_runs.c.error).where(
+                t.monitor_runs.c.status == "error"
+            )
         ).all()
     assert [b for b, _ in errors] == ["2026-11-23"]

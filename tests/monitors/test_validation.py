@@ -48,12 +48,16 @@ def test_clean_batch_passes(frames) -> None:  # type: ignore[no-untyped-def]
 def test_missing_column_fails_only_its_existence(frames) -> None:  # type: ignore[no-untyped-def]
     _, batch, suite = frames
     report = BatchReport("churn", "2026-11-20")
-    validate_batch(batch.drop(columns=["mean_area"]), suite, report, where="monitor 'churn' batch 2026-11-20")
+    validate_batch(
+        batch.drop(columns=["mean_area"]), suite, report, where="monitor 'churn' batch 2026-11-20"
+    )
     assert [(f.check, f.column) for f in report.findings] == [
         ("expect_column_to_exist", "mean_area")
     ]
     message = report.findings[0].message
-    assert "'mean_area' is in the reference data but not in the batch (31 columns received)" in message
+    assert (
+        "'mean_area' is in the reference data but not in the batch (31 columns received)" in message
+    )
     assert "--drop-column mean_area" in message
 
 
@@ -84,7 +88,10 @@ def test_forty_of_fifty_states_fail_only_the_expected_values(frames) -> None:  #
     report = BatchReport("t", "b")
     validate_batch(bad, suite, report, where="b")
     (finding,) = report.findings
-    assert (finding.check, finding.column) == ("expect_column_distinct_values_to_contain_set", "state")
+    assert (finding.check, finding.column) == (
+        "expect_column_distinct_values_to_contain_set",
+        "state",
+    )
     # every state common enough in the 341-row reference to be required (>= 1% share)
     required = set(suite["columns"]["state"]["expected"])
     assert len(required) >= 45
@@ -161,4 +168,6 @@ def test_custom_expectations_run_verbatim(frames) -> None:  # type: ignore[no-un
     report = BatchReport("t", "b")
     validate_batch(batch, check_suite(spec), report, where="b")
     (finding,) = report.findings
-    assert finding.check == "expect_column_mean_to_be_between" and finding.severity == Severity.WARNING
+    assert (
+        finding.check == "expect_column_mean_to_be_between" and finding.severity == Severity.WARNING
+    )

@@ -176,7 +176,7 @@ def _print_reports(reports: list[BatchReport], as_json: bool, extra: dict[str, A
             console.print(table)
             for f in r.findings:
                 if f.severity.label != "info" or len(r.findings) <= 5:
-                    console.print(f"  - {f.message}", overflow="fold", markup=False)
+                    console.print(f"  - {f.message}", soft_wrap=True, markup=False)
 
     emit(data, as_json, human)
 
@@ -473,7 +473,7 @@ def show(
             )
         console.print(runs)
         for f in data["recent_findings"]:
-            console.print(f"  - [{f['severity']}] {f['message']}", overflow="fold", markup=False)
+            console.print(f"  - [{f['severity']}] {f['message']}", soft_wrap=True, markup=False)
 
     emit(data, as_json, human)
 
