@@ -26,7 +26,7 @@ from mileage.platform.store import schema as t
 
 
 @pytest.fixture
-def files(cancer, tmp_path: Path) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+def files(cancer, tmp_path: Path) -> dict[str, Path]:
     """Reference with labels and predictions, three scored batches (clean, then two with a
     shifted column), labels."""
     from sklearn.linear_model import LogisticRegression
@@ -66,7 +66,7 @@ def _config(files: dict[str, Path]) -> MonitorConfig:
     )
 
 
-def test_crud_and_suite_versions(any_store: TraceStore, files) -> None:  # type: ignore[no-untyped-def]
+def test_crud_and_suite_versions(any_store: TraceStore, files) -> None:
     record, suite = create_monitor(any_store, _config(files))
     assert record.suite_version == 1 and "mean_radius" in suite["columns"]
     assert "label" not in suite["columns"]  # labels arrive separately
@@ -95,7 +95,7 @@ def test_crud_and_suite_versions(any_store: TraceStore, files) -> None:  # type:
 
 def test_runs_findings_and_persistence_survive_a_restart(
     any_store: TraceStore, files, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     create_monitor(any_store, _config(files))
     home = tmp_path / "home"
     runner = MonitorRunner(any_store, "cancer", home=home)
@@ -150,7 +150,7 @@ def test_runs_findings_and_persistence_survive_a_restart(
 
 def test_labels_arriving_later_turn_a_provisional_metric_final(
     sqlite_store: TraceStore, files, tmp_path: Path, cancer
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     labels = files["labels"]
     cancer.held_out[["id", "label"]].head(20).to_csv(labels, index=False)  # few labels so far
     config = dataclasses.replace(_config(files), performance={"min_coverage": 0.5, "slo": 0.8})
@@ -169,7 +169,7 @@ def test_labels_arriving_later_turn_a_provisional_metric_final(
 
 def test_unreadable_and_empty_batches_are_findings_not_crashes(
     sqlite_store: TraceStore, files, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     (files["batches"] / "2026-11-23.parquet").write_bytes(b"not a parquet file")
     (files["batches"] / "2026-11-24.csv").write_text("")
     create_monitor(sqlite_store, dataclasses.replace(_config(files), labels_uri=None))

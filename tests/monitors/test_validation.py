@@ -21,7 +21,7 @@ STATES = [f"S{i:02d}" for i in range(50)]  # synthetic
 
 
 @pytest.fixture(scope="module")
-def frames(cancer):  # type: ignore[no-untyped-def]
+def frames(cancer):
     rng = np.random.default_rng(0)
     ref = cancer.reference.drop(columns=["label"]).copy()
     ref["state"] = rng.choice(STATES, len(ref))
@@ -40,12 +40,12 @@ def _failures(batch: pd.DataFrame, suite: dict) -> list[tuple[str, str | None]]:
     return [(f.check, f.column) for f in report.findings if f.severity >= Severity.WARNING]
 
 
-def test_clean_batch_passes(frames) -> None:  # type: ignore[no-untyped-def]
+def test_clean_batch_passes(frames) -> None:
     _, batch, suite = frames
     assert _failures(batch, suite) == []
 
 
-def test_missing_column_fails_only_its_existence(frames) -> None:  # type: ignore[no-untyped-def]
+def test_missing_column_fails_only_its_existence(frames) -> None:
     _, batch, suite = frames
     report = BatchReport("churn", "2026-11-20")
     validate_batch(
@@ -61,7 +61,7 @@ def test_missing_column_fails_only_its_existence(frames) -> None:  # type: ignor
     assert "--drop-column mean_area" in message
 
 
-def test_out_of_bounds_value_fails_only_its_bounds(frames) -> None:  # type: ignore[no-untyped-def]
+def test_out_of_bounds_value_fails_only_its_bounds(frames) -> None:
     _, batch, suite = frames
     bad = batch.copy()
     bad.loc[7, "mean_radius"] = 400.0
@@ -74,14 +74,14 @@ def test_out_of_bounds_value_fails_only_its_bounds(frames) -> None:  # type: ign
     assert finding.threshold == 0.0 and finding.value == pytest.approx(1 / 2000)
 
 
-def test_excess_nulls_fail_only_the_null_check(frames) -> None:  # type: ignore[no-untyped-def]
+def test_excess_nulls_fail_only_the_null_check(frames) -> None:
     _, batch, suite = frames
     bad = batch.copy()
     bad.loc[:149, "worst_texture"] = np.nan
     assert _failures(bad, suite) == [("expect_column_values_to_not_be_null", "worst_texture")]
 
 
-def test_forty_of_fifty_states_fail_only_the_expected_values(frames) -> None:  # type: ignore[no-untyped-def]
+def test_forty_of_fifty_states_fail_only_the_expected_values(frames) -> None:
     _, batch, suite = frames
     bad = batch.copy()
     bad["state"] = np.random.default_rng(3).choice(STATES[:40], len(bad))
@@ -99,7 +99,7 @@ def test_forty_of_fifty_states_fail_only_the_expected_values(frames) -> None:  #
     assert finding.evidence["n_missing"] == len(required & set(STATES[40:])) >= 8
 
 
-def test_small_batches_do_not_require_every_state(frames) -> None:  # type: ignore[no-untyped-def]
+def test_small_batches_do_not_require_every_state(frames) -> None:
     _, batch, suite = frames
     small = batch.head(60)  # 60 rows cannot show 50 states
     checks, _ = plan_checks(suite, small)
@@ -107,7 +107,7 @@ def test_small_batches_do_not_require_every_state(frames) -> None:  # type: igno
     assert _failures(small, suite) == []
 
 
-def test_wrong_type_fails_the_type_check_and_skips_value_checks(frames) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_type_fails_the_type_check_and_skips_value_checks(frames) -> None:
     _, batch, suite = frames
     bad = batch.copy()
     bad["mean_radius"] = bad["mean_radius"].map(lambda v: f"{v:.2f} mm")
@@ -120,7 +120,7 @@ def test_wrong_type_fails_the_type_check_and_skips_value_checks(frames) -> None:
     assert any("mean_radius" in n and "skipped" in n for n in report.notes)
 
 
-def test_empty_batch_gives_one_blocking_finding(frames) -> None:  # type: ignore[no-untyped-def]
+def test_empty_batch_gives_one_blocking_finding(frames) -> None:
     _, batch, suite = frames
     report = BatchReport("t", "b")
     validate_batch(batch.iloc[:0], suite, report, where="b")
@@ -129,7 +129,7 @@ def test_empty_batch_gives_one_blocking_finding(frames) -> None:  # type: ignore
     assert "empty" in finding.message
 
 
-def test_extra_columns_are_reported_as_info(frames) -> None:  # type: ignore[no-untyped-def]
+def test_extra_columns_are_reported_as_info(frames) -> None:
     _, batch, suite = frames
     report = BatchReport("t", "b")
     validate_batch(batch.assign(new_feature=1.0), suite, report, where="b")
@@ -137,7 +137,7 @@ def test_extra_columns_are_reported_as_info(frames) -> None:  # type: ignore[no-
     assert finding.severity == Severity.INFO and finding.evidence["columns"] == ["new_feature"]
 
 
-def test_suite_is_plain_json_and_edits_are_checked(frames) -> None:  # type: ignore[no-untyped-def]
+def test_suite_is_plain_json_and_edits_are_checked(frames) -> None:
     ref, batch, suite = frames
     assert json.loads(json.dumps(suite)) == suite
     assert suite["columns"]["id"]["kind"] == "identifier"
@@ -153,7 +153,7 @@ def test_suite_is_plain_json_and_edits_are_checked(frames) -> None:  # type: ign
         check_suite(edited)
 
 
-def test_custom_expectations_run_verbatim(frames) -> None:  # type: ignore[no-untyped-def]
+def test_custom_expectations_run_verbatim(frames) -> None:
     _, batch, suite = frames
     spec = {
         **suite,

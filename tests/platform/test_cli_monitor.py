@@ -34,7 +34,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 
 @pytest.fixture
-def pipeline(cancer, registered_model, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def pipeline(cancer, registered_model, tmp_path: Path) -> dict[str, str]:
     """Reference (labelled rows the model was trained on), a folder with a clean batch and a
     faulty one (a unit change and a dropped column), and the labels."""
     ref = tmp_path / "ref.parquet"
@@ -151,7 +151,7 @@ def test_add_run_show_edit_remove(cli: CliRunner, pipeline: dict[str, str], tmp_
     assert missing.exit_code == 1 and "no monitor is called 'cancer'" in missing.stderr
 
 
-def test_one_shot_check(cli: CliRunner, pipeline: dict[str, str], tmp_path: Path, cancer) -> None:  # type: ignore[no-untyped-def]
+def test_one_shot_check(cli: CliRunner, pipeline: dict[str, str], tmp_path: Path, cancer) -> None:
     batches = Path(pipeline["batches"])
     base = ["monitor", "check", "--reference", pipeline["ref"]]
     ok = cli.invoke(app, [*base, "--batch", str(batches / "2026-11-20.parquet"), "--json"])
