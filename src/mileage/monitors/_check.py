@@ -187,7 +187,13 @@ def check_batch(
         pipeline, batch_id, model.version if model else None, len(batch), batch.shape[1]
     )
     validate_batch(
-        batch, suite, report, where=where, id_column=config.id_column, ignore=config.excluded
+        batch,
+        suite,
+        report,
+        where=where,
+        id_column=config.id_column,
+        ignore=config.excluded,
+        monitor=pipeline,
     )
     if len(batch) == 0:
         report.sort()

@@ -104,8 +104,13 @@ def _fmt(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _finding(check: PlannedCheck, res: Any, frame: pd.DataFrame, where: str) -> Finding:
+def _finding(
+    check: PlannedCheck, res: Any, frame: pd.DataFrame, where: str, monitor: str | None
+) -> Finding:
+    import shlex
+
     r = dict(res.result or {})
+    name = shlex.quote(monitor) if monitor else "NAME"
     column, n = check.column, len(frame)
     examples = [v for v in r.get("partial_unexpected_list") or []][:EVIDENCE_VALUES]
     evidence: dict[str, Any] = {"expectation": check.expectation_type, "kwargs": check.kwargs}
@@ -120,7 +125,7 @@ def _finding(check: PlannedCheck, res: Any, frame: pd.DataFrame, where: str) -> 
     if exc.get("raised_exception"):
         evidence["error"] = str(exc.get("exception_message"))[:300]
     fix = (
-        "fix it upstream, or review the suite ('mileage monitor suite NAME --export "
+        f"fix it upstream, or review the suite ('mileage monitor suite {name} --export "
         "suite.json', edit, then '--import suite.json')"
     )
     c = check.check
@@ -128,7 +133,7 @@ def _finding(check: PlannedCheck, res: Any, frame: pd.DataFrame, where: str) -> 
         message = (
             f"{where}: column {column!r} is in the reference data but not in the batch "
             f"({frame.shape[1]} columns received); add it upstream or drop it from the monitor "
-            f"with 'mileage monitor edit NAME --drop-column {column}'."
+            f"with 'mileage monitor edit {name} --drop-column {shlex.quote(str(column))}'."
         )
         evidence["columns_received"] = [str(c) for c in frame.columns[:50]]
         return Finding(
@@ -335,6 +340,7 @@ def validate_batch(
     where: str,
     id_column: str | None = None,
     ignore: tuple[str, ...] = (),
+    monitor: str | None = None,
 ) -> None:
     """Validate ``frame`` against ``suite`` and add findings and statistics to ``report``.
 
@@ -391,7 +397,7 @@ def validate_batch(
         if stat is not None:
             report.stat("validation", check.column, stat[0], stat[1])
         if not res.success:
-            report.add([_finding(check, res, frame, where)])
+            report.add([_finding(check, res, frame, where, monitor)])
     for column, reason in skipped.items():
         report.notes.append(f"value checks of {column!r} skipped: {reason}")
     report.seconds["validation"] = time.perf_counter() - started

@@ -142,7 +142,7 @@ def _apply(config: MonitorConfig, **options: Any) -> MonitorConfig:
     return config
 
 
-def _print_reports(reports: list[BatchReport], as_json: bool, extra: dict[str, Any]) -> None:
+def print_reports(reports: list[BatchReport], as_json: bool, extra: dict[str, Any]) -> None:
     data = {**extra, "batches": [r.to_dict() for r in reports]}
 
     def human() -> None:
@@ -233,7 +233,7 @@ def check(
     )
     spec = _read_suite(suite) if suite else None
     report, _ = check_once(reference, batch, config=config, labels_uri=labels, suite=spec)
-    _print_reports([report], as_json, {"reference": reference})
+    print_reports([report], as_json, {"reference": reference})
     if report.worst is not None and report.worst >= threshold:
         raise typer.Exit(1)
 
@@ -697,7 +697,7 @@ def run(
             reports = runner.run(batch, as_of=as_of)
     finally:
         store.close()
-    _print_reports(reports, as_json, {"pipeline": name})
+    print_reports(reports, as_json, {"pipeline": name})
     if any(r.worst is not None and r.worst >= threshold for r in reports):
         raise typer.Exit(1)
 
