@@ -125,7 +125,9 @@ def step_train(ctx: DemoContext) -> None:
         for user, (dataset, specs) in CHAINS.items():
             frame = getattr(datasets, f"load_{dataset}")(as_frame=True).frame
             X, y = frame.drop(columns="target"), frame["target"]
-            X_tr, X_te, y_tr, _ = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+            X_tr, X_te, y_tr, y_te = train_test_split(
+                X, y, test_size=0.3, random_state=0, stratify=y
+            )
             experiment = mlflow.set_experiment(f"demo-{dataset}")
             train_ds = mlflow.data.from_pandas(  # type: ignore[attr-defined]
                 X_tr.assign(target=y_tr), name=f"{dataset}-train", targets="target"
