@@ -127,6 +127,8 @@ def _finding(
     fix = (
         f"fix it upstream, or review the suite ('mileage monitor suite {name} --export "
         "suite.json', edit, then '--import suite.json')"
+        if monitor
+        else "fix it upstream, or review the suite (edit a suite JSON and pass it with --suite)"
     )
     c = check.check
     if c == "exists":
