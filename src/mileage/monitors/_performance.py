@@ -70,20 +70,35 @@ class PerformanceOptions:
 
 @dataclass
 class Baseline:
-    """Metric on the reference data, globally and per slice (what "degraded" is relative to)."""
+    """Metric on the reference data, globally and per slice (what "degraded" is relative to),
+    with the row counts and spreads that make the comparison a two-sample test."""
 
     metric: str
     overall: float | None = None
     slices: dict[str, float] = field(default_factory=dict)
+    n: dict[str, int] = field(default_factory=dict)
+    sd: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "overall": self.overall, "slices": dict(self.slices)}
+        return {
+            "metric": self.metric,
+            "overall": self.overall,
+            "slices": dict(self.slices),
+            "n": dict(self.n),
+            "sd": dict(self.sd),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Baseline | None:
         if not data:
             return None
-        return cls(data["metric"], data.get("overall"), dict(data.get("slices") or {}))
+        return cls(
+            data["metric"],
+            data.get("overall"),
+            dict(data.get("slices") or {}),
+            {k: int(v) for k, v in (data.get("n") or {}).items()},
+            {k: float(v) for k, v in (data.get("sd") or {}).items()},
+        )
 
 
 def _errors(y_true: Any, y_pred: Any, metric: str) -> Any:
@@ -113,10 +128,13 @@ def compute_baseline(
     rows = frame[frame[label_column].notna() & frame[prediction_column].notna()]
     scores = _errors(rows[label_column], rows[prediction_column], metric)
     base = Baseline(metric, float(scores.mean()) if len(rows) else None)
+    base.n[""], base.sd[""] = len(scores), float(scores.std()) if len(scores) > 1 else 0.0
     for s in slices:
         mask = s.mask(rows).to_numpy()
         if mask.sum():
             base.slices[s.name] = float(scores[mask].mean())
+            base.n[s.name] = int(mask.sum())
+            base.sd[s.name] = float(scores[mask].std()) if mask.sum() > 1 else 0.0
     return base
 
 
@@ -126,18 +144,37 @@ def _worse(value: float, reference: float, options: PerformanceOptions) -> bool:
     return value > reference * (1 + options.max_drop)
 
 
-def _p_worse(scores: Any, reference: float, metric: str) -> float:
-    """One-sided p-value that the rows' metric is worse than ``reference``."""
+def _p_worse(
+    scores: Any, reference: float, metric: str, ref_n: int | None = None, ref_sd: float = 0.0
+) -> float:
+    """One-sided p-value that the rows' metric is worse than the reference's.
+
+    With the reference's row count known this is a two-sample test (two proportions for
+    accuracy, Welch for absolute errors), so a baseline measured on few rows is not taken as
+    exact; otherwise a one-sample test against ``reference``.
+    """
+    import math
+
     from scipy import stats
 
     n = len(scores)
+    mean = float(scores.mean())
+    if ref_n:
+        if metric == "accuracy":
+            pooled = (mean * n + reference * ref_n) / (n + ref_n)
+            se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / n + 1 / ref_n))
+            return float(stats.norm.sf((reference - mean) / se))
+        sd = float(scores.std()) if n > 1 else 0.0
+        se = math.sqrt(sd**2 / n + ref_sd**2 / ref_n)
+        if se == 0:
+            return 0.0 if mean > reference else 1.0
+        return float(stats.norm.sf((mean - reference) / se))
     if metric == "accuracy":
         k = int(scores.sum())
-        return float(
-            stats.binomtest(k, n, min(max(reference, 1e-9), 1 - 1e-9), alternative="less").pvalue
-        )
+        p0 = min(max(reference, 1e-9), 1 - 1e-9)
+        return float(stats.binomtest(k, n, p0, alternative="less").pvalue)
     if n < 2 or float(scores.std()) == 0:
-        return 0.0 if float(scores.mean()) > reference else 1.0
+        return 0.0 if mean > reference else 1.0
     return float(stats.ttest_1samp(scores, reference, alternative="greater").pvalue)
 
 
@@ -309,7 +346,7 @@ def performance_batch(
             ]
         )
     if baseline is not None and baseline.overall is not None:
-        p = _p_worse(scores, baseline.overall, metric)
+        p = _p_worse(scores, baseline.overall, metric, baseline.n.get(""), baseline.sd.get("", 0.0))
         report.stat("performance", None, f"{metric}_baseline", baseline.overall)
         if _worse(value, baseline.overall, options) and p < options.alpha:
             report.add(
@@ -342,7 +379,13 @@ def performance_batch(
         ref_value = baseline.slices.get(s.name) if baseline else None
         if ref_value is None or m < options.min_labels or slice_coverage < options.min_coverage:
             continue
-        p = _p_worse(scores[mask], ref_value, metric)
+        p = _p_worse(
+            scores[mask],
+            ref_value,
+            metric,
+            baseline.n.get(s.name) if baseline else None,
+            baseline.sd.get(s.name, 0.0) if baseline else 0.0,
+        )
         if _worse(slice_value, ref_value, options) and p < options.alpha:
             report.add(
                 [

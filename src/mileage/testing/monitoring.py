@@ -19,6 +19,20 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+#: The measurements kept (of 30): enough to be realistic, few enough for quick checks.
+FEATURES = (
+    "mean_radius",
+    "mean_texture",
+    "mean_perimeter",
+    "mean_area",
+    "mean_smoothness",
+    "mean_concavity",
+    "concavity_error",
+    "worst_texture",
+    "worst_area",
+)
+
+
 @dataclass
 class CancerData:
     """Breast cancer rows with ``id`` and ``label``: reference (60%) and held-out (40%)."""
@@ -44,9 +58,9 @@ def cancer_data() -> CancerData:
 
     frame = load_breast_cancer(as_frame=True).frame
     frame.columns = [c.replace(" ", "_") for c in frame.columns]
-    frame = frame.rename(columns={"target": "label"})
+    frame = frame.rename(columns={"target": "label"})[[*FEATURES, "label"]]
     frame.insert(0, "id", np.arange(len(frame)))
-    features = [c for c in frame.columns if c not in ("id", "label")]
+    features = list(FEATURES)
     ref, held = train_test_split(frame, test_size=0.4, random_state=0, stratify=frame["label"])
     return CancerData(ref.reset_index(drop=True), held.reset_index(drop=True), features)
 
