@@ -50,7 +50,7 @@ def test_folder_batches_and_unreadable_files(cancer, tmp_path: Path) -> None:
         source.read("b3")
     with pytest.raises(DataError, match="latest batches: b1, b2, b3"):
         source.read("b9")
-    with pytest.raises(DataError, match="has the extension '.txt'"):
+    with pytest.raises(DataError, match=r"has the extension '\.txt'"):
         read_frame(str(folder / "notes.txt"))
     labels = tmp_path / "labels"
     labels.mkdir()
