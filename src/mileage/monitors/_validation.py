@@ -101,6 +101,15 @@ def run_expectations(
     return out
 
 
+def _shell_arg(text: str) -> str:
+    """``text`` as one shell word, double-quoted when needed (messages use single quotes)."""
+    import re
+
+    if re.fullmatch(r"[\w.@%+=:,/-]+", text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
@@ -110,10 +119,8 @@ def _fmt(value: Any) -> str:
 def _finding(
     check: PlannedCheck, res: Any, frame: pd.DataFrame, where: str, monitor: str | None
 ) -> Finding:
-    import shlex
-
     r = dict(res.result or {})
-    name = shlex.quote(monitor) if monitor else "NAME"
+    name = _shell_arg(monitor) if monitor else "NAME"
     column, n = check.column, len(frame)
     examples = [v for v in r.get("partial_unexpected_list") or []][:EVIDENCE_VALUES]
     evidence: dict[str, Any] = {"expectation": check.expectation_type, "kwargs": check.kwargs}
@@ -138,7 +145,7 @@ def _finding(
         message = (
             f"{where}: column {column!r} is in the reference data but not in the batch "
             f"({frame.shape[1]} columns received); add it upstream or drop it from the monitor "
-            f"with 'mileage monitor edit {name} --drop-column {shlex.quote(str(column))}'."
+            f"with 'mileage monitor edit {name} --drop-column {_shell_arg(str(column))}'."
         )
         evidence["columns_received"] = [str(c) for c in frame.columns[:50]]
         return Finding(
