@@ -339,6 +339,11 @@ def run_dataset(
                 "ours_alarm": bool(alarm),
                 "ours_columns": named,
                 "ours_blocking": report.blocking,
+                "ours_findings": [
+                    [f.check, f.column, f.severity.label]
+                    for f in report.findings
+                    if f.severity >= Severity.WARNING
+                ],
                 "ours_seconds": round(secs, 3),
                 "evidently_any": bool(ev["columns"]) or ev["dataset"],
                 "evidently_columns": ev["columns"],
