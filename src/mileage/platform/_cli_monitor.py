@@ -161,6 +161,27 @@ def print_reports(reports: list[BatchReport], as_json: bool, extra: dict[str, An
                 f"{', model ' + r.model_version if r.model_version else ''})"
                 f"{': ' + counts if counts else ''}"
             )
+            perf = {
+                s.statistic: s.value
+                for s in r.statistics
+                if s.check_kind == "performance" and not s.slice
+            }
+            if perf.get("label_coverage") is not None:
+                metric = next((k for k in ("accuracy", "mae") if perf.get(k) is not None), None)
+                console.print(
+                    f"  labels: {perf['label_coverage']:.0%} of predictions labelled"
+                    + (
+                        f", {metric} {perf[metric]:.4g}"
+                        f" ({'final' if perf.get('final') else 'provisional'})"
+                        if metric
+                        else ""
+                    )
+                    + (
+                        f", median lag {perf['label_lag_days_median']:.1f} days"
+                        if perf.get("label_lag_days_median") is not None
+                        else ""
+                    )
+                )
             if not r.findings:
                 continue
             table = Table("severity", "check", "column / slice", "statistic", "value", "limit")
