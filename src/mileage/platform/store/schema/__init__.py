@@ -2,8 +2,9 @@
 
 ``_core`` holds what collectors write (sources, runs, params, tags, metric histories,
 iterations, registry); ``_catalog`` holds OpenML flows, source-specific configuration ids and
-configuration portfolios. Other areas (meta-learner, monitors, suggestions, daemon) add their
-tables in their own module here, each with its own Alembic branch, and re-export them below.
+configuration portfolios; ``_monitors`` holds monitored pipelines, their suites, runs, findings
+and statistics; ``_daemon`` holds the scheduler's job runs. Other areas add their tables in
+their own module here, each with its own Alembic branch, and re-export them below.
 """
 
 from __future__ import annotations
@@ -41,11 +42,20 @@ from mileage.platform.store.schema._core import (
     tasks,
 )
 from mileage.platform.store.schema._daemon import DAEMON_TABLES, job_runs
+from mileage.platform.store.schema._monitors import (
+    MONITOR_TABLES,
+    monitor_findings,
+    monitor_runs,
+    monitor_statistics,
+    monitor_suites,
+    monitors,
+)
 
 __all__ = [
     "CATALOG_TABLES",
     "CORE_TABLES",
     "DAEMON_TABLES",
+    "MONITOR_TABLES",
     "NAMING",
     "Id",
     "Json",
@@ -62,6 +72,11 @@ __all__ = [
     "metric_histories",
     "model_aliases",
     "model_versions",
+    "monitor_findings",
+    "monitor_runs",
+    "monitor_statistics",
+    "monitor_suites",
+    "monitors",
     "params",
     "pipeline_operators",
     "pipelines",

@@ -1,0 +1,433 @@
+"""Model performance under label delay: join predictions with labels that arrive later.
+
+Labels are joined to predictions by id. For each batch the monitor reports how many
+predictions have a label yet (coverage) and how long labels took (lag, from the prediction
+time to the label time). Until coverage reaches ``min_coverage`` (and at least ``min_labels``
+rows are labelled) the metric is *provisional*: it is recorded with an info finding and never
+alerts, so an unlabelled window cannot raise an accuracy alarm. Meanwhile prediction drift is
+the proxy (see drift).
+
+Once coverage suffices:
+
+* the metric below its SLO is a blocking finding (the pipeline is broken);
+* the metric worse than the reference baseline by more than ``max_drop`` (accuracy points, or
+  a relative MAE increase) *and* significantly so (one-sided test at ``alpha``) is a warning,
+  globally, and blocking for a declared slice: a slice that degrades is caught even when the
+  global metric improves.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mileage.monitors._findings import BatchReport, Finding, Severity
+from mileage.monitors._slices import Slice
+from mileage.platform.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+METRICS = {"accuracy": "classification", "mae": "regression"}
+HIGHER_IS_BETTER = {"accuracy": True, "mae": False}
+
+
+@dataclass(frozen=True)
+class PerformanceOptions:
+    """How performance is judged.
+
+    Attributes:
+        metric: ``accuracy`` (classification) or ``mae`` (regression).
+        min_coverage: Share of predictions that must be labelled before the metric is final.
+        min_labels: Labelled rows needed (globally, and per slice) before judging.
+        slo: Service level: accuracy at least / MAE at most this; None for no SLO.
+        max_drop: Tolerated degradation against the baseline: accuracy points, or the
+            relative MAE increase (0.1 = 10%).
+        alpha: Significance of a regression.
+    """
+
+    metric: str = "accuracy"
+    min_coverage: float = 0.5
+    min_labels: int = 30
+    slo: float | None = None
+    max_drop: float = 0.05
+    alpha: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ConfigError(
+                f"metric {self.metric!r} is not supported; use one of {', '.join(METRICS)}."
+            )
+        if not 0 < self.min_coverage <= 1:
+            raise ConfigError(f"min_coverage must be in (0, 1], got {self.min_coverage}.")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> PerformanceOptions:
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+
+
+@dataclass
+class Baseline:
+    """Metric on the reference data, globally and per slice (what "degraded" is relative to),
+    with the row counts and spreads that make the comparison a two-sample test."""
+
+    metric: str
+    overall: float | None = None
+    slices: dict[str, float] = field(default_factory=dict)
+    n: dict[str, int] = field(default_factory=dict)
+    sd: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "overall": self.overall,
+            "slices": dict(self.slices),
+            "n": dict(self.n),
+            "sd": dict(self.sd),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Baseline | None:
+        if not data:
+            return None
+        return cls(
+            data["metric"],
+            data.get("overall"),
+            dict(data.get("slices") or {}),
+            {k: int(v) for k, v in (data.get("n") or {}).items()},
+            {k: float(v) for k, v in (data.get("sd") or {}).items()},
+        )
+
+
+def _errors(y_true: Any, y_pred: Any, metric: str) -> Any:
+    """Per-row score: 1/0 correct (accuracy) or absolute error (mae)."""
+    import numpy as np
+
+    if metric == "accuracy":
+        import pandas as pd
+
+        t, p = pd.Series(np.asarray(y_true)), pd.Series(np.asarray(y_pred))
+        nt, np_ = pd.to_numeric(t, errors="coerce"), pd.to_numeric(p, errors="coerce")
+        if nt.notna().all() and np_.notna().all():  # 1 == 1.0 == "1"
+            return (nt.to_numpy() == np_.to_numpy()).astype(float)
+        return (t.astype(str).to_numpy() == p.astype(str).to_numpy()).astype(float)
+    return np.abs(np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float))
+
+
+def compute_baseline(
+    frame: pd.DataFrame,
+    *,
+    label_column: str,
+    prediction_column: str,
+    metric: str,
+    slices: list[Slice],
+) -> Baseline:
+    """The metric of predictions on labelled reference rows, overall and per slice."""
+    rows = frame[frame[label_column].notna() & frame[prediction_column].notna()]
+    scores = _errors(rows[label_column], rows[prediction_column], metric)
+    base = Baseline(metric, float(scores.mean()) if len(rows) else None)
+    base.n[""], base.sd[""] = len(scores), float(scores.std()) if len(scores) > 1 else 0.0
+    for s in slices:
+        mask = s.mask(rows).to_numpy()
+        if mask.sum():
+            base.slices[s.name] = float(scores[mask].mean())
+            base.n[s.name] = int(mask.sum())
+            base.sd[s.name] = float(scores[mask].std()) if mask.sum() > 1 else 0.0
+    return base
+
+
+def _worse(value: float, reference: float, options: PerformanceOptions) -> bool:
+    if options.metric == "accuracy":
+        return value < reference - options.max_drop
+    return value > reference * (1 + options.max_drop)
+
+
+def _p_worse(
+    scores: Any, reference: float, metric: str, ref_n: int | None = None, ref_sd: float = 0.0
+) -> float:
+    """One-sided p-value that the rows' metric is worse than the reference's.
+
+    With the reference's row count known this is a two-sample test (two proportions for
+    accuracy, Welch for absolute errors), so a baseline measured on few rows is not taken as
+    exact; otherwise a one-sample test against ``reference``.
+    """
+    import math
+
+    from scipy import stats
+
+    n = len(scores)
+    mean = float(scores.mean())
+    if ref_n:
+        if metric == "accuracy":
+            pooled = (mean * n + reference * ref_n) / (n + ref_n)
+            se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / n + 1 / ref_n))
+            return float(stats.norm.sf((reference - mean) / se))
+        sd = float(scores.std()) if n > 1 else 0.0
+        se = math.sqrt(sd**2 / n + ref_sd**2 / ref_n)
+        if se == 0:
+            return 0.0 if mean > reference else 1.0
+        return float(stats.norm.sf((mean - reference) / se))
+    if metric == "accuracy":
+        k = int(scores.sum())
+        p0 = min(max(reference, 1e-9), 1 - 1e-9)
+        return float(stats.binomtest(k, n, p0, alternative="less").pvalue)
+    if n < 2 or float(scores.std()) == 0:
+        return 0.0 if mean > reference else 1.0
+    return float(stats.ttest_1samp(scores, reference, alternative="greater").pvalue)
+
+
+def join_labels(
+    predictions: pd.DataFrame,
+    labels: pd.DataFrame,
+    *,
+    id_column: str,
+    label_column: str,
+    label_time_column: str | None = None,
+    as_of: Any = None,
+) -> pd.DataFrame:
+    """Left-join labels onto predictions by id (labels known at ``as_of`` only).
+
+    Raises:
+        ConfigError: A needed column is missing.
+    """
+    import pandas as pd
+
+    for frame, what, cols in (
+        (predictions, "predictions", [id_column]),
+        (labels, "labels", [id_column, label_column]),
+    ):
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise ConfigError(
+                f"{what} have no column {missing[0]!r} (columns: "
+                f"{', '.join(map(str, frame.columns[:15]))}); set --id-column / --label-column."
+            )
+    keep = [id_column, label_column] + (
+        [label_time_column] if label_time_column and label_time_column in labels.columns else []
+    )
+    lab = labels[keep].copy()
+    if as_of is not None and label_time_column and label_time_column in lab.columns:
+        cutoff = pd.Timestamp(as_of)
+        cutoff = cutoff.tz_convert("UTC") if cutoff.tzinfo else cutoff.tz_localize("UTC")
+        lab = lab[pd.to_datetime(lab[label_time_column], utc=True) <= cutoff]
+    lab = lab.drop_duplicates(subset=[id_column], keep="last")
+    lab = lab.rename(columns={label_column: "__label__"})
+    if label_time_column and label_time_column in lab.columns:
+        lab = lab.rename(columns={label_time_column: "__label_time__"})
+    left = predictions.copy()
+    left["__key__"] = left[id_column].astype(str)
+    lab["__key__"] = lab[id_column].astype(str)
+    return left.merge(lab.drop(columns=[id_column]), on="__key__", how="left").drop(
+        columns=["__key__"]
+    )
+
+
+def performance_batch(
+    joined: pd.DataFrame,
+    report: BatchReport,
+    *,
+    where: str,
+    prediction_column: str,
+    options: PerformanceOptions,
+    slices: list[Slice] = (),  # type: ignore[assignment]
+    baseline: Baseline | None = None,
+    prediction_time_column: str | None = None,
+    id_column: str | None = None,
+) -> None:
+    """Judge the labelled part of a batch; add findings and statistics to ``report``.
+
+    Args:
+        joined: Predictions with ``__label__`` (and ``__label_time__``) from :func:`join_labels`.
+        report: Receives findings and statistics.
+        where: Prefix of messages.
+        prediction_column: Column holding the predictions.
+        options: Metric, coverage and thresholds.
+        slices: Declared slices.
+        baseline: Reference metric overall and per slice.
+        prediction_time_column: When each prediction was made (for the label lag).
+        id_column: Row ids, quoted as evidence.
+    """
+    import pandas as pd
+
+    started = time.perf_counter()
+    n = len(joined)
+    labelled = joined[joined["__label__"].notna() & joined[prediction_column].notna()]
+    coverage = len(labelled) / n if n else 0.0
+    metric = options.metric
+    report.stat("performance", None, "predictions", n)
+    report.stat("performance", None, "labelled", len(labelled))
+    report.stat("performance", None, "label_coverage", coverage)
+    lag_days: dict[str, float] = {}
+    if (
+        "__label_time__" in labelled.columns
+        and prediction_time_column
+        and prediction_time_column in labelled.columns
+        and len(labelled)
+    ):
+        lag = (
+            pd.to_datetime(labelled["__label_time__"], utc=True)
+            - pd.to_datetime(labelled[prediction_time_column], utc=True)
+        ).dt.total_seconds() / 86400
+        lag_days = {"median": float(lag.median()), "p90": float(lag.quantile(0.9))}
+        report.stat("performance", None, "label_lag_days_median", lag_days["median"])
+        report.stat("performance", None, "label_lag_days_p90", lag_days["p90"])
+    if not len(labelled):
+        report.add(
+            [
+                Finding(
+                    "performance",
+                    "label_coverage",
+                    None,
+                    "label_coverage",
+                    0.0,
+                    options.min_coverage,
+                    Severity.INFO,
+                    f"{where}: none of the {n:,} predictions has a label yet; {metric} is "
+                    "unknown and no performance alert can fire; prediction drift is the "
+                    "signal meanwhile.",
+                    {"predictions": n},
+                )
+            ]
+        )
+        report.seconds["performance"] = time.perf_counter() - started
+        return
+    scores = _errors(labelled["__label__"], labelled[prediction_column], metric)
+    value = float(scores.mean())
+    report.stat("performance", None, metric, value)
+    final = coverage >= options.min_coverage and len(labelled) >= options.min_labels
+    report.stat("performance", None, "final", float(final))
+    evidence: dict[str, Any] = {
+        "labelled": len(labelled),
+        "predictions": n,
+        "coverage": round(coverage, 4),
+        "label_lag_days": lag_days,
+    }
+    if not final:
+        report.add(
+            [
+                Finding(
+                    "performance",
+                    metric,
+                    None,
+                    metric,
+                    value,
+                    options.slo,
+                    Severity.INFO,
+                    f"{where}: {metric} {value:.4g} is provisional: {len(labelled):,} of {n:,} "
+                    f"predictions labelled ({coverage:.0%} < {options.min_coverage:.0%} needed"
+                    f"{f', or fewer than {options.min_labels} labels' if len(labelled) < options.min_labels else ''}"
+                    "); no alert until coverage suffices.",
+                    {**evidence, "provisional": True},
+                )
+            ]
+        )
+        report.seconds["performance"] = time.perf_counter() - started
+        return
+    better = HIGHER_IS_BETTER[metric]
+    if options.slo is not None and (value < options.slo if better else value > options.slo):
+        report.add(
+            [
+                Finding(
+                    "performance",
+                    "slo",
+                    None,
+                    metric,
+                    value,
+                    options.slo,
+                    Severity.BLOCKING,
+                    f"{where}: {metric} {value:.4g} breaks the SLO "
+                    f"({'at least' if better else 'at most'} {options.slo:g}) on {len(labelled):,} "
+                    "labelled predictions: the pipeline is broken; roll back to the previous model "
+                    "version or retrain.",
+                    evidence,
+                )
+            ]
+        )
+    if baseline is not None and baseline.overall is not None:
+        p = _p_worse(scores, baseline.overall, metric, baseline.n.get(""), baseline.sd.get("", 0.0))
+        report.stat("performance", None, f"{metric}_baseline", baseline.overall)
+        if _worse(value, baseline.overall, options) and p < options.alpha:
+            report.add(
+                [
+                    Finding(
+                        "performance",
+                        "regression",
+                        None,
+                        metric,
+                        value,
+                        baseline.overall,
+                        Severity.WARNING,
+                        f"{where}: {metric} {value:.4g} is worse than on the reference data "
+                        f"({baseline.overall:.4g}; p = {p:.2g}); check drifted features and plan a "
+                        "retrain.",
+                        {**evidence, "p_value": p},
+                    )
+                ]
+            )
+    for s in slices:
+        mask = s.mask(labelled).to_numpy()
+        m = int(mask.sum())
+        total = int(s.mask(joined).sum())
+        report.stat("performance", None, "slice_labelled", m, s.name)
+        if not m:
+            continue
+        slice_value = float(scores[mask].mean())
+        report.stat("performance", None, metric, slice_value, s.name)
+        slice_coverage = m / total if total else 0.0
+        ref_value = baseline.slices.get(s.name) if baseline else None
+        if ref_value is None or m < options.min_labels or slice_coverage < options.min_coverage:
+            continue
+        p = _p_worse(
+            scores[mask],
+            ref_value,
+            metric,
+            baseline.n.get(s.name) if baseline else None,
+            baseline.sd.get(s.name, 0.0) if baseline else 0.0,
+        )
+        if _worse(slice_value, ref_value, options) and p < options.alpha:
+            report.add(
+                [
+                    Finding(
+                        "performance",
+                        "slice_regression",
+                        None,
+                        metric,
+                        slice_value,
+                        ref_value,
+                        Severity.BLOCKING,
+                        f"{where}: slice {s.to_text()!r}: {metric} {slice_value:.4g} vs "
+                        f"{ref_value:.4g} on the reference (p = {p:.2g}, {m:,} labelled rows) "
+                        f"while overall {metric} is {value:.4g}; do not promote this model; add "
+                        "the slice to the validation set and retrain.",
+                        {
+                            **evidence,
+                            "slice_labelled": m,
+                            "slice_coverage": round(slice_coverage, 4),
+                            "p_value": p,
+                            "overall": value,
+                            "worst_rows": _worst_rows(
+                                labelled[mask], scores[mask], metric, id_column, prediction_column
+                            ),
+                        },
+                        slice=s.name,
+                    )
+                ]
+            )
+    report.seconds["performance"] = time.perf_counter() - started
+
+
+def _worst_rows(
+    rows: pd.DataFrame, scores: Any, metric: str, id_column: str | None, prediction_column: str
+) -> list[dict[str, Any]]:
+    """A few of the worst-scored rows (wrong predictions, largest errors) as evidence."""
+    import numpy as np
+
+    order = np.argsort(scores if metric == "accuracy" else -scores, kind="stable")[:5]
+    picked = rows.iloc[order]
+    cols = [c for c in (id_column, prediction_column, "__label__") if c and c in picked.columns]
+    return [
+        {("label" if k == "__label__" else k): v for k, v in rec.items()}
+        for rec in picked[cols].to_dict(orient="records")
+    ]

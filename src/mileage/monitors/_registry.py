@@ -1,0 +1,474 @@
+"""The registry of monitored pipelines in the trace store: monitors, suite versions, runs,
+findings and statistics (SQLAlchemy Core, parameterised, on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from mileage.monitors._check import MonitorConfig
+from mileage.monitors._findings import BatchReport, Severity
+from mileage.monitors._suite import check_suite
+from mileage.platform.errors import ConfigError, MileageError
+from mileage.platform.store import TraceStore, utcnow
+from mileage.platform.store import schema as t
+
+NAME_RULE = "letters, digits, '.', '_' and '-' (at most 128 characters)"
+
+
+class MonitorNotFoundError(MileageError, LookupError):
+    """No monitored pipeline has that name."""
+
+
+@dataclass(frozen=True)
+class MonitorRecord:
+    """A monitored pipeline as stored."""
+
+    id: int
+    config: MonitorConfig
+    suite_version: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _check_name(name: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", name):
+        raise ConfigError(f"monitor name {name!r} must use {NAME_RULE}.")
+
+
+def _row_values(config: MonitorConfig) -> dict[str, Any]:
+    return {
+        "name": config.name,
+        "model_uri": config.model_uri,
+        "tracking_uri": config.tracking_uri,
+        "reference_uri": config.reference_uri,
+        "batches_uri": config.batches_uri,
+        "labels_uri": config.labels_uri,
+        "id_column": config.id_column,
+        "cadence": config.cadence,
+        "owner": config.owner,
+        "config": config.to_dict(),
+    }
+
+
+def add_monitor(
+    store: TraceStore, config: MonitorConfig, suite: dict[str, Any], *, note: str | None = None
+) -> int:
+    """Register a monitor with its first suite version.
+
+    Raises:
+        ConfigError: The name is invalid or taken.
+    """
+    _check_name(config.name)
+    check_suite(suite)
+    now = utcnow()
+    with store.begin() as conn:
+        exists = conn.execute(
+            select(t.monitors.c.id).where(t.monitors.c.name == config.name)
+        ).first()
+        if exists:
+            raise ConfigError(
+                f"monitor {config.name!r} already exists; change it with 'mileage monitor edit "
+                f"{config.name}' or pick another name."
+            )
+        monitor_id = int(
+            conn.execute(
+                insert(t.monitors)
+                .values(**_row_values(config), created_at=now, updated_at=now)
+                .returning(t.monitors.c.id)
+            ).scalar_one()
+        )
+        _insert_suite(conn, monitor_id, suite, "inferred", note)
+    return monitor_id
+
+
+def _insert_suite(
+    conn: Connection, monitor_id: int, spec: dict[str, Any], origin: str, note: str | None
+) -> int:
+    current = conn.execute(
+        select(func.max(t.monitor_suites.c.version)).where(
+            t.monitor_suites.c.monitor_id == monitor_id
+        )
+    ).scalar_one()
+    version = int(current or 0) + 1
+    conn.execute(
+        insert(t.monitor_suites).values(
+            monitor_id=monitor_id,
+            version=version,
+            origin=origin,
+            reference_digest=(spec.get("reference") or {}).get("digest"),
+            spec=spec,
+            note=note,
+            created_at=utcnow(),
+        )
+    )
+    return version
+
+
+def get_monitor(store: TraceStore, name: str) -> MonitorRecord:
+    """The monitor called ``name``.
+
+    Raises:
+        MonitorNotFoundError: None has that name; the message lists the known ones.
+    """
+    with store.connect() as conn:
+        row = conn.execute(select(t.monitors).where(t.monitors.c.name == name)).first()
+        if row is None:
+            known = conn.execute(select(t.monitors.c.name).order_by(t.monitors.c.name)).scalars()
+            names = ", ".join(list(known)[:20]) or "none yet"
+            raise MonitorNotFoundError(
+                f"no monitor is called {name!r} (known: {names}); add one with 'mileage "
+                "monitor add NAME --reference REF ...'."
+            )
+        version = conn.execute(
+            select(func.max(t.monitor_suites.c.version)).where(
+                t.monitor_suites.c.monitor_id == row.id
+            )
+        ).scalar_one()
+    return MonitorRecord(
+        int(row.id),
+        MonitorConfig.from_dict(dict(row.config)),
+        int(version) if version is not None else None,
+        row.created_at,
+        row.updated_at,
+    )
+
+
+def list_monitors(store: TraceStore) -> list[dict[str, Any]]:
+    """Every monitor with its last run."""
+    last = (
+        select(
+            t.monitor_runs.c.monitor_id,
+            func.max(t.monitor_runs.c.id).label("run_id"),
+            func.count().label("runs"),
+        )
+        .group_by(t.monitor_runs.c.monitor_id)
+        .subquery()
+    )
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(
+                t.monitors.c.name,
+                t.monitors.c.model_uri,
+                t.monitors.c.cadence,
+                t.monitors.c.owner,
+                last.c.runs,
+                t.monitor_runs.c.batch_id,
+                t.monitor_runs.c.status,
+                t.monitor_runs.c.finished_at,
+            )
+            .outerjoin(last, last.c.monitor_id == t.monitors.c.id)
+            .outerjoin(t.monitor_runs, t.monitor_runs.c.id == last.c.run_id)
+            .order_by(t.monitors.c.name)
+        ).all()
+    return [
+        {
+            "name": r.name,
+            "model": r.model_uri,
+            "cadence": r.cadence,
+            "owner": r.owner,
+            "runs": int(r.runs or 0),
+            "last_batch": r.batch_id,
+            "last_status": r.status,
+            "last_run_at": r.finished_at,
+        }
+        for r in rows
+    ]
+
+
+def update_monitor(
+    store: TraceStore,
+    name: str,
+    config: MonitorConfig,
+    *,
+    suite: dict[str, Any] | None = None,
+    origin: str = "edited",
+    note: str | None = None,
+) -> MonitorRecord:
+    """Store a changed configuration, and a new suite version when ``suite`` is given."""
+    record = get_monitor(store, name)
+    if suite is not None:
+        check_suite(suite)
+    with store.begin() as conn:
+        conn.execute(
+            update(t.monitors)
+            .where(t.monitors.c.id == record.id)
+            .values(**_row_values(config), updated_at=utcnow())
+        )
+        if suite is not None:
+            _insert_suite(conn, record.id, suite, origin, note)
+    return get_monitor(store, config.name)
+
+
+def remove_monitor(store: TraceStore, name: str) -> dict[str, int]:
+    """Delete a monitor with its suites, runs and findings; returns what was deleted."""
+    record = get_monitor(store, name)
+    with store.begin() as conn:
+        counts = {
+            "runs": conn.execute(
+                select(func.count()).where(t.monitor_runs.c.monitor_id == record.id)
+            ).scalar_one(),
+            "findings": conn.execute(
+                select(func.count()).where(t.monitor_findings.c.monitor_id == record.id)
+            ).scalar_one(),
+        }
+        for table in (t.monitor_findings,):
+            conn.execute(delete(table).where(table.c.monitor_id == record.id))
+        run_ids = select(t.monitor_runs.c.id).where(t.monitor_runs.c.monitor_id == record.id)
+        conn.execute(delete(t.monitor_statistics).where(t.monitor_statistics.c.run_id.in_(run_ids)))
+        conn.execute(delete(t.monitor_runs).where(t.monitor_runs.c.monitor_id == record.id))
+        conn.execute(delete(t.monitor_suites).where(t.monitor_suites.c.monitor_id == record.id))
+        conn.execute(delete(t.monitors).where(t.monitors.c.id == record.id))
+    return {k: int(v) for k, v in counts.items()}
+
+
+def get_suite(store: TraceStore, monitor_id: int, version: int | None = None) -> dict[str, Any]:
+    """A suite version (the newest by default) with its metadata.
+
+    Raises:
+        ConfigError: No such version.
+    """
+    query = select(t.monitor_suites).where(t.monitor_suites.c.monitor_id == monitor_id)
+    if version is not None:
+        query = query.where(t.monitor_suites.c.version == version)
+    with store.connect() as conn:
+        row = conn.execute(query.order_by(t.monitor_suites.c.version.desc()).limit(1)).first()
+    if row is None:
+        raise ConfigError(f"suite version {version} does not exist for this monitor.")
+    return {
+        "version": row.version,
+        "origin": row.origin,
+        "note": row.note,
+        "created_at": row.created_at,
+        "spec": dict(row.spec),
+    }
+
+
+def list_suites(store: TraceStore, monitor_id: int) -> list[dict[str, Any]]:
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(
+                t.monitor_suites.c.version,
+                t.monitor_suites.c.origin,
+                t.monitor_suites.c.note,
+                t.monitor_suites.c.created_at,
+            )
+            .where(t.monitor_suites.c.monitor_id == monitor_id)
+            .order_by(t.monitor_suites.c.version)
+        ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def save_suite(
+    store: TraceStore, monitor_id: int, spec: dict[str, Any], *, origin: str, note: str | None
+) -> int:
+    """Store a new suite version; returns its number."""
+    check_suite(spec)
+    with store.begin() as conn:
+        return _insert_suite(conn, monitor_id, spec, origin, note)
+
+
+def save_report(
+    store: TraceStore,
+    record: MonitorRecord,
+    report: BatchReport,
+    *,
+    kind: str,
+    suite_version: int | None,
+    started_at: datetime,
+    error: str | None = None,
+) -> int:
+    """Store one run with its findings and statistics in one transaction; returns the run id."""
+    report.sort()
+    now = utcnow()
+    summary = {
+        "status": report.status,
+        "seconds": {k: round(v, 3) for k, v in report.seconds.items()},
+        "notes": report.notes[:50],
+    }
+    with store.begin() as conn:
+        run_id = int(
+            conn.execute(
+                insert(t.monitor_runs)
+                .values(
+                    monitor_id=record.id,
+                    batch_id=report.batch_id,
+                    kind=kind,
+                    model_version=report.model_version,
+                    suite_version=suite_version,
+                    status="error" if error else report.status,
+                    n_rows=report.n_rows,
+                    n_columns=report.n_columns,
+                    n_findings=len(report.findings),
+                    n_blocking=sum(1 for f in report.findings if f.blocking),
+                    started_at=started_at,
+                    finished_at=now,
+                    error=error,
+                    summary=summary,
+                )
+                .returning(t.monitor_runs.c.id)
+            ).scalar_one()
+        )
+        if report.findings:
+            conn.execute(
+                insert(t.monitor_findings),
+                [
+                    {
+                        "run_id": run_id,
+                        "monitor_id": record.id,
+                        "pipeline": record.config.name,
+                        "batch_id": report.batch_id,
+                        "model_version": report.model_version,
+                        "check_kind": f.check_kind,
+                        "check": f.check,
+                        "column": f.column,
+                        "slice": f.slice,
+                        "statistic": f.statistic,
+                        "value": f.value,
+                        "threshold": f.threshold,
+                        "severity": f.severity.label,
+                        "message": f.message,
+                        "evidence": f.evidence,
+                        "created_at": now,
+                    }
+                    for f in report.findings
+                ],
+            )
+        stats: dict[tuple[str, str, str, str], float | None] = {}
+        for s in report.statistics:
+            v = s.to_dict()["value"]
+            stats[(s.check_kind, s.column, s.slice, s.statistic)] = v
+        if stats:
+            conn.execute(
+                insert(t.monitor_statistics),
+                [
+                    {
+                        "run_id": run_id,
+                        "check_kind": k[0],
+                        "column": k[1],
+                        "slice": k[2],
+                        "statistic": k[3],
+                        "value": v,
+                    }
+                    for k, v in stats.items()
+                ],
+            )
+    return run_id
+
+
+def checked_batches(store: TraceStore, monitor_id: int) -> dict[str, dict[str, Any]]:
+    """Batches with a full check, and whether their latest performance figure is final."""
+    with store.connect() as conn:
+        runs = conn.execute(
+            select(t.monitor_runs.c.id, t.monitor_runs.c.batch_id, t.monitor_runs.c.kind)
+            .where(t.monitor_runs.c.monitor_id == monitor_id)
+            .order_by(t.monitor_runs.c.id)
+        ).all()
+        finals = dict(
+            conn.execute(
+                select(t.monitor_statistics.c.run_id, t.monitor_statistics.c.value)
+                .join(t.monitor_runs, t.monitor_runs.c.id == t.monitor_statistics.c.run_id)
+                .where(
+                    t.monitor_runs.c.monitor_id == monitor_id,
+                    t.monitor_statistics.c.check_kind == "performance",
+                    t.monitor_statistics.c.statistic == "final",
+                )
+            ).all()
+        )
+    out: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        entry = out.setdefault(run.batch_id, {"checked": False, "final": False, "runs": 0})
+        entry["runs"] += 1
+        if run.kind == "check":
+            entry["checked"] = True
+        if run.id in finals:
+            entry["final"] = bool(finals[run.id])
+    return out
+
+
+def drift_history(
+    store: TraceStore, monitor_id: int, *, exclude_batch: str, limit: int
+) -> dict[str, list[int]]:
+    """Drift levels per column over the latest ``limit`` checked batches, oldest first."""
+    if limit <= 0:
+        return {}
+    latest = (
+        select(func.max(t.monitor_runs.c.id).label("run_id"))
+        .where(
+            t.monitor_runs.c.monitor_id == monitor_id,
+            t.monitor_runs.c.kind == "check",
+            t.monitor_runs.c.batch_id != exclude_batch,
+        )
+        .group_by(t.monitor_runs.c.batch_id)
+        .order_by(func.max(t.monitor_runs.c.id).desc())
+        .limit(limit)
+    )
+    with store.connect() as conn:
+        run_ids = sorted(int(r) for r in conn.execute(latest).scalars())
+        if not run_ids:
+            return {}
+        rows = conn.execute(
+            select(
+                t.monitor_statistics.c.run_id,
+                t.monitor_statistics.c.column,
+                t.monitor_statistics.c.value,
+            ).where(
+                t.monitor_statistics.c.run_id.in_(run_ids),
+                t.monitor_statistics.c.check_kind == "drift",
+                t.monitor_statistics.c.statistic == "drift_level",
+            )
+        ).all()
+    by_run: dict[int, dict[str, int]] = {}
+    for r in rows:
+        by_run.setdefault(int(r.run_id), {})[r.column] = int(r.value or 0)
+    columns = {c for levels in by_run.values() for c in levels}
+    return {c: [by_run.get(rid, {}).get(c, 0) for rid in run_ids] for c in columns}
+
+
+def query_findings(
+    store: TraceStore,
+    *,
+    monitor: str | None = None,
+    batch_id: str | None = None,
+    min_severity: Severity = Severity.INFO,
+    check_kind: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Stored findings, newest first."""
+    allowed = [s.label for s in Severity if s >= min_severity]
+    query = select(t.monitor_findings).where(t.monitor_findings.c.severity.in_(allowed))
+    if monitor is not None:
+        query = query.where(t.monitor_findings.c.pipeline == monitor)
+    if batch_id is not None:
+        query = query.where(t.monitor_findings.c.batch_id == batch_id)
+    if check_kind is not None:
+        query = query.where(t.monitor_findings.c.check_kind == check_kind)
+    with store.connect() as conn:
+        rows = conn.execute(query.order_by(t.monitor_findings.c.id.desc()).limit(limit)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def recent_runs(store: TraceStore, monitor_id: int, limit: int = 10) -> list[dict[str, Any]]:
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(
+                t.monitor_runs.c.id,
+                t.monitor_runs.c.batch_id,
+                t.monitor_runs.c.kind,
+                t.monitor_runs.c.model_version,
+                t.monitor_runs.c.status,
+                t.monitor_runs.c.n_rows,
+                t.monitor_runs.c.n_findings,
+                t.monitor_runs.c.n_blocking,
+                t.monitor_runs.c.finished_at,
+            )
+            .where(t.monitor_runs.c.monitor_id == monitor_id)
+            .order_by(t.monitor_runs.c.id.desc())
+            .limit(limit)
+        ).all()
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,371 @@
+"""Running monitors: register one, check its new batches, re-judge batches as labels arrive,
+and the one-shot check that needs no registry.
+
+Predictions of each checked batch (id, prediction, time, slice columns) are kept as Parquet in
+``<home>/monitors/<name>/predictions/`` so that labels arriving days later are joined without
+re-reading or re-scoring the batch. Everything else lives in the trace store, so a restarted
+monitor carries on where it stopped: batches already checked are not checked again, drift
+persistence continues, and provisional metrics become final when coverage suffices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mileage.monitors._check import (
+    MonitorConfig,
+    baseline_of,
+    check_batch,
+    judge_performance,
+    reference_with_predictions,
+)
+from mileage.monitors._findings import BatchReport, Finding, Severity
+from mileage.monitors._models import ResolvedModel, resolve_model
+from mileage.monitors._registry import (
+    MonitorRecord,
+    add_monitor,
+    checked_batches,
+    drift_history,
+    get_monitor,
+    get_suite,
+    save_report,
+)
+from mileage.monitors._sources import FILE_SUFFIXES, BatchSource, is_sql, read_file, read_frame
+from mileage.monitors._suite import SuiteOptions, check_suite, infer_suite
+from mileage.platform.errors import ConfigError, DataError
+from mileage.platform.progress import NullProgress, Progress
+from mileage.platform.store import TraceStore, utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PREDICTED_AT = "_predicted_at"
+
+
+def read_labels(uri: str) -> pd.DataFrame:
+    """Labels from a file, a folder of files (concatenated) or a SQL table."""
+    import pandas as pd
+
+    path = Path(uri).expanduser()
+    if not is_sql(uri) and path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in FILE_SUFFIXES)
+        frames = [read_file(p, what="labels") for p in files]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return read_frame(uri, what="labels")
+
+
+def _model(config: MonitorConfig) -> ResolvedModel | None:
+    return resolve_model(config.model_uri, config.tracking_uri) if config.model_uri else None
+
+
+def create_monitor(
+    store: TraceStore, config: MonitorConfig, *, suite_options: SuiteOptions | None = None
+) -> tuple[MonitorRecord, dict[str, Any]]:
+    """Register ``config``: read the reference, infer the suite, compute the baseline.
+
+    Raises:
+        ConfigError: Bad name or options.
+        DataError: The reference cannot be read.
+        ModelError: The model cannot be resolved or cannot score the reference.
+    """
+    reference = read_frame(config.reference_uri, what="reference")
+    for column in config.dropped_columns:
+        if column not in reference.columns:
+            raise ConfigError(f"--drop-column {column!r}: the reference has no such column.")
+    suite = infer_suite(
+        reference, options=suite_options, id_column=config.id_column, exclude=config.excluded
+    )
+    config = dataclasses.replace(config, baseline=_baseline(reference, suite, config))
+    add_monitor(store, config, suite, note="inferred from the reference")
+    return get_monitor(store, config.name), suite
+
+
+def _baseline(
+    reference: pd.DataFrame, suite: dict[str, Any], config: MonitorConfig
+) -> dict[str, Any] | None:
+    ref = reference_with_predictions(reference, suite, config, _model(config))
+    base = baseline_of(ref, config, config.parsed_slices(ref))
+    return base.to_dict() if base else None
+
+
+def refresh_baseline(config: MonitorConfig, suite: dict[str, Any]) -> MonitorConfig:
+    """The config with its baseline recomputed from the reference (after an edit)."""
+    reference = read_frame(config.reference_uri, what="reference")
+    return dataclasses.replace(config, baseline=_baseline(reference, suite, config))
+
+
+def _safe(batch_id: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", batch_id)[:80]
+    return f"{stem}-{hashlib.sha256(batch_id.encode()).hexdigest()[:8]}"
+
+
+def _unreadable(pipeline: str | None, batch_id: str, exc: Exception) -> BatchReport:
+    report = BatchReport(pipeline, batch_id)
+    report.add(
+        [
+            Finding(
+                "input",
+                "read_batch",
+                None,
+                "readable",
+                0,
+                1,
+                Severity.BLOCKING,
+                f"monitor {pipeline!r} batch {batch_id}: {exc}" if pipeline else str(exc),
+                {"error": str(exc)[:500]},
+            )
+        ]
+    )
+    return report
+
+
+class MonitorRunner:
+    """Runs one registered monitor against its batch and label sources.
+
+    Args:
+        store: The trace store.
+        name: Monitor name.
+        home: Mileage's home folder (prediction files go under ``monitors/<name>``).
+        progress: Progress reporting.
+    """
+
+    def __init__(
+        self, store: TraceStore, name: str, *, home: Path, progress: Progress | None = None
+    ) -> None:
+        self.store = store
+        self.record = get_monitor(store, name)
+        self.config = self.record.config
+        self.home = home
+        self.progress = progress or NullProgress()
+        suite = get_suite(store, self.record.id)
+        self.suite, self.suite_version = check_suite(suite["spec"]), int(suite["version"])
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.home / "monitors" / self.config.name / "predictions"
+
+    def run(self, batch_id: str | None = None, *, as_of: Any = None) -> list[BatchReport]:
+        """Check new batches (or ``batch_id``, again if it was checked), then re-judge earlier
+        batches whose metric is still provisional.
+
+        Raises:
+            ConfigError: The monitor has no batch source.
+            DataError: The reference cannot be read.
+            ModelError: The model cannot be resolved.
+        """
+        config = self.config
+        if not config.batches_uri:
+            raise ConfigError(
+                f"monitor {config.name!r} has no batch source; set one with 'mileage monitor "
+                f"edit {config.name} --batches DIR_OR_SQL', or check a file with 'mileage "
+                "monitor check'."
+            )
+        source = BatchSource(config.batches_uri, config.batch_column)
+        done = checked_batches(self.store, self.record.id)
+        ids = (
+            [batch_id]
+            if batch_id
+            else [b for b in source.ids() if not done.get(b, {}).get("checked")]
+        )
+        pending = [
+            b for b, info in done.items() if info["checked"] and not info["final"] and b not in ids
+        ]
+        reports: list[BatchReport] = []
+        if not ids and not (pending and config.labels_uri):
+            return reports
+        reference = read_frame(config.reference_uri, what="reference")
+        model = _model(config)
+        reference = reference_with_predictions(reference, self.suite, config, model)
+        labels, label_error = self._labels()
+        self.progress.start(f"monitor {config.name}: checking batches", total=len(ids))
+        for bid in ids:
+            reports.append(self._check(source, bid, reference, model, labels, label_error, as_of))
+            self.progress.advance()
+        self.progress.finish()
+        if labels is not None:
+            for bid in pending:
+                report = self._rejudge(bid, reference, labels, as_of)
+                if report is not None:
+                    reports.append(report)
+        return reports
+
+    def _labels(self) -> tuple[pd.DataFrame | None, str | None]:
+        if not self.config.labels_uri:
+            return None, None
+        try:
+            return read_labels(self.config.labels_uri), None
+        except DataError as exc:
+            return None, str(exc)
+
+    def _config_for_time(self) -> MonitorConfig:
+        if self.config.timestamp_column:
+            return self.config
+        return dataclasses.replace(self.config, timestamp_column=PREDICTED_AT)
+
+    def _check(
+        self,
+        source: BatchSource,
+        batch_id: str,
+        reference: pd.DataFrame,
+        model: ResolvedModel | None,
+        labels: pd.DataFrame | None,
+        label_error: str | None,
+        as_of: Any,
+    ) -> BatchReport:
+        started = utcnow()
+        name = self.config.name
+        try:
+            batch = source.read(batch_id)
+        except DataError as exc:
+            report = _unreadable(name, batch_id, exc)
+            report.model_version = model.version if model else None
+            save_report(
+                self.store,
+                self.record,
+                report,
+                kind="check",
+                suite_version=self.suite_version,
+                started_at=started,
+                error=str(exc)[:2000],
+            )
+            return report
+        history = drift_history(
+            self.store,
+            self.record.id,
+            exclude_batch=batch_id,
+            limit=self.config.drift_options().persistence - 1,
+        )
+        config = self._config_for_time()
+        if config.timestamp_column == PREDICTED_AT:
+            batch = batch.assign(**{PREDICTED_AT: started})
+        report, predictions = check_batch(
+            batch,
+            reference=reference,
+            suite=self.suite,
+            config=config,
+            batch_id=batch_id,
+            pipeline=name,
+            model=model,
+            labels=labels,
+            history=history,
+            as_of=as_of,
+        )
+        if label_error:
+            report.add(
+                [
+                    Finding(
+                        "performance",
+                        "read_labels",
+                        None,
+                        "readable",
+                        0,
+                        1,
+                        Severity.WARNING,
+                        f"monitor {name!r}: labels could not be read, performance was not "
+                        f"judged: {label_error}",
+                        {},
+                    )
+                ]
+            )
+        if predictions is not None:
+            self.predictions_dir.mkdir(parents=True, exist_ok=True)
+            predictions.to_parquet(self.predictions_dir / f"{_safe(batch_id)}.parquet")
+        save_report(
+            self.store,
+            self.record,
+            report,
+            kind="check",
+            suite_version=self.suite_version,
+            started_at=started,
+        )
+        return report
+
+    def _rejudge(
+        self, batch_id: str, reference: pd.DataFrame, labels: pd.DataFrame, as_of: Any
+    ) -> BatchReport | None:
+        path = self.predictions_dir / f"{_safe(batch_id)}.parquet"
+        if not path.exists():
+            return None
+        started = utcnow()
+        predictions = read_file(path, what=f"predictions of batch {batch_id!r}")
+        report = BatchReport(
+            self.config.name, batch_id, None, len(predictions), predictions.shape[1]
+        )
+        judge_performance(
+            predictions,
+            labels,
+            report,
+            config=self._config_for_time(),
+            reference=reference,
+            where=f"monitor {self.config.name!r} batch {batch_id}",
+            as_of=as_of,
+        )
+        report.sort()
+        save_report(
+            self.store,
+            self.record,
+            report,
+            kind="performance",
+            suite_version=self.suite_version,
+            started_at=started,
+        )
+        return report
+
+
+def check_once(
+    reference_uri: str,
+    batch_uri: str,
+    *,
+    config: MonitorConfig | None = None,
+    labels_uri: str | None = None,
+    suite: dict[str, Any] | None = None,
+    as_of: Any = None,
+) -> tuple[BatchReport, dict[str, Any]]:
+    """Check one batch file against a reference, with no registry (CI, notebooks).
+
+    Args:
+        reference_uri: Reference data.
+        batch_uri: The batch (a file or ``URL#table``).
+        config: Columns, model, thresholds (name, reference and batches are filled in).
+        labels_uri: Labels to join, if any.
+        suite: A suite to use instead of inferring one from the reference.
+        as_of: Only labels that arrived by then count.
+
+    Returns:
+        The report and the suite used.
+
+    Raises:
+        DataError: The reference or the labels cannot be read.
+        ConfigError: Bad options or suite.
+    """
+    config = config or MonitorConfig(name="check", reference_uri=reference_uri)
+    config = dataclasses.replace(
+        config, reference_uri=reference_uri, batches_uri=batch_uri, labels_uri=labels_uri
+    )
+    reference = read_frame(reference_uri, what="reference")
+    if suite is None:
+        suite = infer_suite(reference, id_column=config.id_column, exclude=config.excluded)
+    check_suite(suite)
+    batch_id = Path(batch_uri).name if not is_sql(batch_uri) else batch_uri.rpartition("#")[2]
+    try:
+        batch = read_frame(batch_uri, what="batch")
+    except DataError as exc:
+        return _unreadable(None, batch_id, exc), suite
+    model = _model(config)
+    reference = reference_with_predictions(reference, suite, config, model)
+    labels = read_labels(labels_uri) if labels_uri else None
+    report, _ = check_batch(
+        batch,
+        reference=reference,
+        suite=suite,
+        config=config,
+        batch_id=batch_id,
+        model=model,
+        labels=labels,
+        as_of=as_of,
+    )
+    return report, suite

@@ -1,0 +1,765 @@
+"""``mileage monitor ...``: register monitored pipelines, check batches, read findings.
+
+Exit codes: 0 when nothing blocking was found, 1 when a batch has a blocking finding (or one
+at ``--fail-on`` severity) or an operation failed, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mileage.platform._cli_common import JsonOption, _state, emit, handle_errors
+from mileage.platform.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mileage.monitors import BatchReport, MonitorConfig
+
+monitor_app = typer.Typer(
+    help="Monitored pipelines: validation, drift and performance under label delay.",
+    no_args_is_help=True,
+)
+
+Model = Annotated[
+    str | None,
+    typer.Option("--model", help="MLflow registry URI, e.g. models:/churn@champion."),
+]
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking/registry URI."
+    ),
+]
+Labels = Annotated[
+    str | None,
+    typer.Option("--labels", help="Late labels: a file, a folder of files, or URL#table."),
+]
+IdColumn = Annotated[
+    str | None, typer.Option("--id-column", help="Row id joining predictions with labels.")
+]
+PredictionColumn = Annotated[
+    str | None, typer.Option("--prediction-column", help="Prediction column [prediction].")
+]
+LabelColumn = Annotated[str | None, typer.Option("--label-column", help="Label column [label].")]
+TimestampColumn = Annotated[
+    str | None, typer.Option("--timestamp-column", help="When each prediction was made.")
+]
+LabelTimestampColumn = Annotated[
+    str | None,
+    typer.Option("--label-timestamp-column", help="When each label arrived (label lag)."),
+]
+Metric = Annotated[
+    str | None, typer.Option("--metric", help="accuracy (classification) or mae (regression).")
+]
+Slo = Annotated[
+    float | None,
+    typer.Option("--slo", help="Service level of the metric: accuracy >= SLO, MAE <= SLO."),
+]
+MinCoverage = Annotated[
+    float | None,
+    typer.Option("--min-coverage", help="Labelled share before the metric is final [0.5]."),
+]
+Slices = Annotated[
+    list[str] | None,
+    typer.Option("--slice", help="A slice 'NAME: COLUMN OP VALUE [and ...]' (repeatable)."),
+]
+SliceColumns = Annotated[
+    list[str] | None,
+    typer.Option("--slice-column", help="Every value of this column is a slice (repeatable)."),
+]
+DriftThreshold = Annotated[
+    float | None,
+    typer.Option("--drift-threshold", help="Effect size that alarms in one batch [0.1]."),
+]
+Persistence = Annotated[
+    int | None,
+    typer.Option("--persistence", min=1, help="Batches a smaller drift must persist [3]."),
+]
+FailOn = Annotated[
+    str,
+    typer.Option("--fail-on", help="Exit 1 on findings of this severity or worse."),
+]
+
+
+def _severity(value: str) -> Any:
+    from mileage.monitors import Severity
+
+    try:
+        return Severity.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"--fail-on: {exc}.") from None
+
+
+def _apply(config: MonitorConfig, **options: Any) -> MonitorConfig:
+    """Copy ``config`` with the options that were given."""
+    simple = {
+        k: v
+        for k, v in options.items()
+        if v is not None
+        and k
+        in {
+            "model_uri",
+            "tracking_uri",
+            "batches_uri",
+            "labels_uri",
+            "id_column",
+            "batch_column",
+            "prediction_column",
+            "label_column",
+            "timestamp_column",
+            "label_timestamp_column",
+            "cadence",
+            "owner",
+            "reference_uri",
+        }
+    }
+    config = dataclasses.replace(config, **simple)
+    if options.get("slices"):
+        config = dataclasses.replace(config, slices=list(options["slices"]))
+    if options.get("slice_columns"):
+        config = dataclasses.replace(config, slice_columns=list(options["slice_columns"]))
+    perf = dict(config.performance)
+    for key in ("metric", "slo", "min_coverage"):
+        if options.get(key) is not None:
+            perf[key] = options[key]
+    drift = dict(config.drift)
+    if options.get("drift_threshold") is not None:
+        drift["threshold"] = options["drift_threshold"]
+        drift["watch"] = options["drift_threshold"] / 2
+    if options.get("persistence") is not None:
+        drift["persistence"] = options["persistence"]
+    config = dataclasses.replace(config, performance=perf, drift=drift)
+    config.performance_options()  # validate now: a usage error, exit 2
+    from mileage.monitors._slices import Slice
+
+    for text in config.slices:
+        Slice.parse(text)
+    return config
+
+
+def print_reports(reports: list[BatchReport], as_json: bool, extra: dict[str, Any]) -> None:
+    data = {**extra, "batches": [r.to_dict() for r in reports]}
+
+    def human() -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        if not reports:
+            console.print("no new batches and nothing waiting for labels.")
+        for r in reports:
+            d = r.to_dict()
+            counts = ", ".join(f"{v} {k}" for k, v in d["counts"].items() if v)
+            console.print(
+                f"[bold]batch {r.batch_id}[/bold]: {d['status']}"
+                f" ({r.n_rows if r.n_rows is not None else '?'} rows"
+                f"{', model ' + r.model_version if r.model_version else ''})"
+                f"{': ' + counts if counts else ''}"
+            )
+            perf = {
+                s.statistic: s.value
+                for s in r.statistics
+                if s.check_kind == "performance" and not s.slice
+            }
+            if perf.get("label_coverage") is not None:
+                metric = next((k for k in ("accuracy", "mae") if perf.get(k) is not None), None)
+                console.print(
+                    f"  labels: {perf['label_coverage']:.0%} of predictions labelled"
+                    + (
+                        f", {metric} {perf[metric]:.4g}"
+                        f" ({'final' if perf.get('final') else 'provisional'})"
+                        if metric
+                        else ""
+                    )
+                    + (
+                        f", median lag {perf['label_lag_days_median']:.1f} days"
+                        if perf.get("label_lag_days_median") is not None
+                        else ""
+                    )
+                )
+            if not r.findings:
+                continue
+            table = Table("severity", "check", "column / slice", "statistic", "value", "limit")
+            for f in r.findings:
+                table.add_row(
+                    f.severity.label,
+                    f"{f.check_kind}: {f.check}",
+                    f.column or (f"slice {f.slice}" if f.slice else "-"),
+                    f.statistic,
+                    "-" if f.value is None else f"{f.value:.4g}",
+                    "-" if f.threshold is None else f"{f.threshold:.4g}",
+                )
+            console.print(table)
+            for f in r.findings:
+                if f.severity.label != "info" or len(r.findings) <= 5:
+                    console.print(f"  - {f.message}", soft_wrap=True, markup=False)
+
+    emit(data, as_json, human)
+
+
+@monitor_app.command("check")
+@handle_errors
+def check(
+    reference: Annotated[
+        str, typer.Option("--reference", help="Reference data (file or URL#table).")
+    ],
+    batch: Annotated[str, typer.Option("--batch", help="The batch to check (file or URL#table).")],
+    labels: Labels = None,
+    model: Model = None,
+    tracking_uri: TrackingUri = None,
+    id_column: IdColumn = None,
+    prediction_column: PredictionColumn = None,
+    label_column: LabelColumn = None,
+    timestamp_column: TimestampColumn = None,
+    label_timestamp_column: LabelTimestampColumn = None,
+    metric: Metric = None,
+    slo: Slo = None,
+    min_coverage: MinCoverage = None,
+    slices: Slices = None,
+    slice_columns: SliceColumns = None,
+    drift_threshold: DriftThreshold = None,
+    suite: Annotated[
+        Path | None, typer.Option("--suite", help="Suite JSON to use instead of inferring one.")
+    ] = None,
+    fail_on: FailOn = "blocking",
+    as_json: JsonOption = False,
+) -> None:
+    """Check one batch against a reference, without a registry (for CI and notebooks).
+
+    Example: mileage monitor check --reference ref.parquet --batch today.parquet --json
+    """
+    from mileage.monitors import MonitorConfig, check_once
+
+    threshold = _severity(fail_on)
+    config = _apply(
+        MonitorConfig(name="check", reference_uri=reference),
+        model_uri=model,
+        tracking_uri=tracking_uri,
+        id_column=id_column,
+        prediction_column=prediction_column,
+        label_column=label_column,
+        timestamp_column=timestamp_column,
+        label_timestamp_column=label_timestamp_column,
+        metric=metric,
+        slo=slo,
+        min_coverage=min_coverage,
+        slices=slices,
+        slice_columns=slice_columns,
+        drift_threshold=drift_threshold,
+    )
+    spec = _read_suite(suite) if suite else None
+    report, _ = check_once(reference, batch, config=config, labels_uri=labels, suite=spec)
+    print_reports([report], as_json, {"reference": reference})
+    if report.worst is not None and report.worst >= threshold:
+        raise typer.Exit(1)
+
+
+def _read_suite(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"suite file {str(path)!r} cannot be read as JSON: {exc}.") from None
+    from mileage.monitors._suite import check_suite
+
+    return check_suite(data)
+
+
+@monitor_app.command("add")
+@handle_errors
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Monitor name, e.g. churn.")],
+    reference: Annotated[
+        str, typer.Option("--reference", help="Reference data (file or URL#table).")
+    ],
+    model: Model = None,
+    tracking_uri: TrackingUri = None,
+    batches: Annotated[
+        str | None, typer.Option("--batches", help="Folder of batch files, or URL#table.")
+    ] = None,
+    labels: Labels = None,
+    id_column: IdColumn = None,
+    batch_column: Annotated[
+        str | None, typer.Option("--batch-column", help="Batch id column of a SQL table.")
+    ] = None,
+    prediction_column: PredictionColumn = None,
+    label_column: LabelColumn = None,
+    timestamp_column: TimestampColumn = None,
+    label_timestamp_column: LabelTimestampColumn = None,
+    cadence: Annotated[
+        str | None, typer.Option("--cadence", help="How often to run: 1d, 6h.")
+    ] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Who owns the findings.")] = None,
+    metric: Metric = None,
+    slo: Slo = None,
+    min_coverage: MinCoverage = None,
+    slices: Slices = None,
+    slice_columns: SliceColumns = None,
+    drop_columns: Annotated[
+        list[str] | None, typer.Option("--drop-column", help="Reference column to ignore.")
+    ] = None,
+    drift_threshold: DriftThreshold = None,
+    persistence: Persistence = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a monitored pipeline; infers its validation suite from the reference.
+
+    Example: mileage monitor add churn --model models:/churn@champion --reference ref.parquet
+    --batches batches/ --labels labels/ --id-column id --slo 0.9 --slice "north: region == north"
+    """
+    from mileage.monitors import MonitorConfig, create_monitor
+
+    config = _apply(
+        MonitorConfig(name=name, reference_uri=reference, dropped_columns=list(drop_columns or [])),
+        model_uri=model,
+        tracking_uri=tracking_uri,
+        batches_uri=batches,
+        labels_uri=labels,
+        id_column=id_column,
+        batch_column=batch_column,
+        prediction_column=prediction_column,
+        label_column=label_column,
+        timestamp_column=timestamp_column,
+        label_timestamp_column=label_timestamp_column,
+        cadence=cadence,
+        owner=owner,
+        metric=metric,
+        slo=slo,
+        min_coverage=min_coverage,
+        slices=slices,
+        slice_columns=slice_columns,
+        drift_threshold=drift_threshold,
+        persistence=persistence,
+    )
+    store = _state(ctx).store()
+    try:
+        record, suite = create_monitor(store, config)
+    finally:
+        store.close()
+    data = {
+        "name": record.config.name,
+        "suite_version": record.suite_version,
+        "columns": len(suite["columns"]),
+        "baseline": record.config.baseline,
+    }
+    emit(
+        data,
+        as_json,
+        lambda: typer.echo(
+            f"monitor {name!r} added: suite v{record.suite_version} with "
+            f"{len(suite['columns'])} columns inferred from {reference}"
+            + (
+                f"; baseline {record.config.baseline['metric']} {record.config.baseline['overall']:.4g}"
+                if record.config.baseline and record.config.baseline.get("overall") is not None
+                else ""
+            )
+            + f". Next: 'mileage monitor run {name}'."
+        ),
+    )
+
+
+@monitor_app.command("list")
+@handle_errors
+def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Monitored pipelines and their last run."""
+    from mileage.monitors import list_monitors
+
+    store = _state(ctx).store()
+    try:
+        rows = list_monitors(store)
+    finally:
+        store.close()
+
+    def human() -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("name", "model", "cadence", "owner", "runs", "last batch", "status")
+        for r in rows:
+            table.add_row(
+                r["name"],
+                r["model"] or "-",
+                r["cadence"] or "-",
+                r["owner"] or "-",
+                str(r["runs"]),
+                r["last_batch"] or "-",
+                r["last_status"] or "-",
+            )
+        Console().print(table if rows else "no monitors yet; add one with 'mileage monitor add'.")
+
+    emit(rows, as_json, human)
+
+
+@monitor_app.command("show")
+@handle_errors
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Monitor name.")],
+    as_json: JsonOption = False,
+) -> None:
+    """A monitor's configuration, suite versions, recent runs and findings."""
+    from mileage.monitors._registry import (
+        get_monitor,
+        get_suite,
+        list_suites,
+        query_findings,
+        recent_runs,
+    )
+    from mileage.monitors._suite import describe_suite
+
+    store = _state(ctx).store()
+    try:
+        record = get_monitor(store, name)
+        suite = get_suite(store, record.id)
+        data: dict[str, Any] = {
+            "config": record.config.to_dict(),
+            "suite_versions": list_suites(store, record.id),
+            "suite": describe_suite(suite["spec"]),
+            "recent_runs": recent_runs(store, record.id),
+            "recent_findings": [
+                {
+                    k: f[k]
+                    for k in (
+                        "batch_id",
+                        "severity",
+                        "check_kind",
+                        "check",
+                        "column",
+                        "slice",
+                        "message",
+                    )
+                }
+                for f in query_findings(store, monitor=name, limit=10)
+            ],
+        }
+    finally:
+        store.close()
+
+    def human() -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        c = data["config"]
+        for key in (
+            "model_uri",
+            "reference_uri",
+            "batches_uri",
+            "labels_uri",
+            "id_column",
+            "cadence",
+            "owner",
+            "slices",
+            "slice_columns",
+            "performance",
+            "drift",
+            "baseline",
+        ):
+            if c.get(key):
+                console.print(f"[bold]{key}[/bold]: {c[key]}", overflow="fold", markup=True)
+        table = Table(
+            "column",
+            "kind",
+            "type",
+            "max nulls",
+            "detail",
+            title=f"suite v{suite['version']} ({suite['origin']})",
+        )
+        for col in data["suite"]:
+            table.add_row(
+                col["column"],
+                col["kind"],
+                str(col["type"]),
+                f"{col['max_null_fraction']:.1%}",
+                col["detail"],
+            )
+        console.print(table)
+        runs = Table(
+            "run", "batch", "kind", "model", "status", "rows", "findings", title="recent runs"
+        )
+        for r in data["recent_runs"]:
+            runs.add_row(
+                str(r["id"]),
+                r["batch_id"],
+                r["kind"],
+                r["model_version"] or "-",
+                r["status"],
+                str(r["n_rows"]),
+                str(r["n_findings"]),
+            )
+        console.print(runs)
+        for f in data["recent_findings"]:
+            console.print(f"  - [{f['severity']}] {f['message']}", soft_wrap=True, markup=False)
+
+    emit(data, as_json, human)
+
+
+@monitor_app.command("edit")
+@handle_errors
+def edit(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Monitor name.")],
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="New reference data.")
+    ] = None,
+    model: Model = None,
+    tracking_uri: TrackingUri = None,
+    batches: Annotated[str | None, typer.Option("--batches", help="Folder or URL#table.")] = None,
+    labels: Labels = None,
+    id_column: IdColumn = None,
+    label_column: LabelColumn = None,
+    timestamp_column: TimestampColumn = None,
+    label_timestamp_column: LabelTimestampColumn = None,
+    cadence: Annotated[str | None, typer.Option("--cadence", help="How often to run.")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Who owns the findings.")] = None,
+    metric: Metric = None,
+    slo: Slo = None,
+    min_coverage: MinCoverage = None,
+    slices: Slices = None,
+    slice_columns: SliceColumns = None,
+    drop_columns: Annotated[
+        list[str] | None,
+        typer.Option("--drop-column", help="Stop checking this column (new suite version)."),
+    ] = None,
+    drift_threshold: DriftThreshold = None,
+    persistence: Persistence = None,
+    reinfer: Annotated[
+        bool, typer.Option("--reinfer", help="Infer a new suite version from the reference.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a monitor; suite changes create a new suite version (old ones are kept)."""
+    from mileage.monitors._registry import get_monitor, get_suite, update_monitor
+    from mileage.monitors._runner import refresh_baseline
+    from mileage.monitors._sources import read_frame
+    from mileage.monitors._suite import drop_column, infer_suite
+
+    store = _state(ctx).store()
+    try:
+        record = get_monitor(store, name)
+        config: MonitorConfig = _apply(
+            record.config,
+            reference_uri=reference,
+            model_uri=model,
+            tracking_uri=tracking_uri,
+            batches_uri=batches,
+            labels_uri=labels,
+            id_column=id_column,
+            label_column=label_column,
+            timestamp_column=timestamp_column,
+            label_timestamp_column=label_timestamp_column,
+            cadence=cadence,
+            owner=owner,
+            metric=metric,
+            slo=slo,
+            min_coverage=min_coverage,
+            slices=slices,
+            slice_columns=slice_columns,
+            drift_threshold=drift_threshold,
+            persistence=persistence,
+        )
+        spec = get_suite(store, record.id)["spec"]
+        new_suite, note = None, None
+        if drop_columns:
+            new_suite = spec
+            for column in drop_columns:
+                new_suite = drop_column(new_suite, column)
+            config = dataclasses.replace(
+                config, dropped_columns=sorted({*config.dropped_columns, *drop_columns})
+            )
+            note = f"dropped {', '.join(drop_columns)}"
+        if reinfer or reference:
+            frame = read_frame(config.reference_uri, what="reference")
+            new_suite = infer_suite(frame, id_column=config.id_column, exclude=config.excluded)
+            note = "re-inferred from the reference"
+        config = refresh_baseline(config, new_suite or spec)
+        record = update_monitor(
+            store,
+            name,
+            config,
+            suite=new_suite,
+            origin="inferred" if reinfer or reference else "edited",
+            note=note,
+        )
+    finally:
+        store.close()
+    data = {"name": name, "suite_version": record.suite_version, "config": record.config.to_dict()}
+    emit(
+        data,
+        as_json,
+        lambda: typer.echo(f"monitor {name!r} updated (suite v{record.suite_version})."),
+    )
+
+
+@monitor_app.command("remove")
+@handle_errors
+def remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Monitor name.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete a monitor with its suites, runs and findings."""
+    from mileage.monitors import remove_monitor
+
+    if (
+        not yes
+        and sys.stdin.isatty()
+        and not typer.confirm(f"delete monitor {name!r} and its findings?")
+    ):
+        raise typer.Exit(1)
+    store = _state(ctx).store()
+    try:
+        counts = remove_monitor(store, name)
+    finally:
+        store.close()
+    emit(
+        {"name": name, **counts},
+        as_json,
+        lambda: typer.echo(
+            f"monitor {name!r} removed ({counts['runs']} runs, {counts['findings']} findings)."
+        ),
+    )
+
+
+@monitor_app.command("suite")
+@handle_errors
+def suite_(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Monitor name.")],
+    export: Annotated[
+        Path | None, typer.Option("--export", help="Write the suite as JSON.")
+    ] = None,
+    import_: Annotated[
+        Path | None, typer.Option("--import", help="Store this JSON as the next suite version.")
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Suite version [latest].")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why the suite changed.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Review and edit the validation suite: export it, edit the JSON, import it back.
+
+    Example: mileage monitor suite churn --export suite.json; (edit); mileage monitor suite
+    churn --import suite.json --note "age may reach 120"
+    """
+    from mileage.monitors._registry import get_monitor, get_suite, list_suites, save_suite
+
+    store = _state(ctx).store()
+    try:
+        record = get_monitor(store, name)
+        if import_ is not None:
+            spec = _read_suite(import_)
+            saved = save_suite(
+                store,
+                record.id,
+                spec,
+                origin="edited",
+                note=note or f"imported from {import_.name}",
+            )
+            data: dict[str, Any] = {"name": name, "suite_version": saved}
+            emit(data, as_json, lambda: typer.echo(f"suite v{saved} stored for monitor {name!r}."))
+            return
+        suite = get_suite(store, record.id, version)
+        versions = list_suites(store, record.id)
+    finally:
+        store.close()
+    if export is not None:
+        export.write_text(json.dumps(suite["spec"], indent=2, default=str) + "\n")
+    data = {"name": name, **suite, "versions": versions}
+    emit(
+        data,
+        as_json,
+        lambda: (
+            typer.echo(
+                f"suite v{suite['version']} ({suite['origin']}, {len(suite['spec']['columns'])} columns)"
+                + (f" written to {export}" if export else "")
+                + f"; versions: {', '.join(str(v['version']) for v in versions)}"
+            )
+            if export
+            else typer.echo(json.dumps(suite["spec"], indent=2, default=str))
+        ),
+    )
+
+
+@monitor_app.command("run")
+@handle_errors
+def run(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Monitor name.")],
+    batch: Annotated[
+        str | None, typer.Option("--batch", help="Check this batch (again) instead of new ones.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Only labels that arrived by this ISO time count.")
+    ] = None,
+    fail_on: FailOn = "blocking",
+    as_json: JsonOption = False,
+) -> None:
+    """Check the monitor's new batches and re-judge batches still waiting for labels.
+
+    Findings are stored in the trace store and printed. Example: mileage monitor run churn
+    """
+    from mileage.monitors import MonitorRunner
+    from mileage.platform.progress import RichProgress
+
+    threshold = _severity(fail_on)
+    state = _state(ctx)
+    store = state.store()
+    try:
+        with RichProgress(enabled=sys.stderr.isatty() and not as_json) as progress:
+            runner = MonitorRunner(store, name, home=state.settings().home, progress=progress)
+            reports = runner.run(batch, as_of=as_of)
+    finally:
+        store.close()
+    print_reports(reports, as_json, {"pipeline": name})
+    if any(r.worst is not None and r.worst >= threshold for r in reports):
+        raise typer.Exit(1)
+
+
+@monitor_app.command("findings")
+@handle_errors
+def findings(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Monitor name (all when omitted).")] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help="Only this batch.")] = None,
+    severity: Annotated[
+        str, typer.Option("--severity", help="At least this severity.")
+    ] = "warning",
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="input, validation, drift or performance.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Stored findings, newest first."""
+    from mileage.monitors import query_findings
+
+    store = _state(ctx).store()
+    try:
+        rows = query_findings(
+            store,
+            monitor=name,
+            batch_id=batch,
+            min_severity=_severity(severity),
+            check_kind=kind,
+            limit=limit,
+        )
+    finally:
+        store.close()
+
+    def human() -> None:
+        if not rows:
+            typer.echo("no findings.")
+        for f in rows:
+            typer.echo(
+                f"[{f['severity']}] {f['pipeline']} {f['batch_id']} {f['check_kind']}/{f['check']}: {f['message']}"
+            )
+
+    emit(rows, as_json, human)
