@@ -33,9 +33,11 @@ from mileage.platform.store.schema._core import (
     tags,
     tasks,
 )
+from mileage.platform.store.schema._materialize import MATERIALIZE_TABLES, operator_executions
 
 __all__ = [
     "CORE_TABLES",
+    "MATERIALIZE_TABLES",
     "NAMING",
     "Id",
     "Json",
@@ -50,6 +52,7 @@ __all__ = [
     "metric_histories",
     "model_aliases",
     "model_versions",
+    "operator_executions",
     "params",
     "pipeline_operators",
     "pipelines",
