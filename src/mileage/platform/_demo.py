@@ -3,6 +3,8 @@
 Each capability joins the demo when it lands. Today: two people iterate on real
 scikit-learn and LightGBM models (bundled datasets), changing one thing at a time and
 logging to a local MLflow store; Mileage collects that store and shows the iteration chains.
+Then a simulated person iterates on a real pipeline through Mileage's executor and its
+intermediate cache, which shows the reuse and the predicted next change.
 Everything is written under ``<home>/demo`` (``.mileage/demo`` by default).
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from mileage.platform._demo_pipeline import step_reuse
 from mileage.platform.progress import RichProgress
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
@@ -246,6 +249,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("train", step_train),
     ("collect", step_collect),
     ("chains", step_chains),
+    ("reuse", step_reuse),
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from mileage.platform._cli_common import JsonOption, _State, _state, emit, handle_errors
+from mileage.platform._cli_pipeline import nextstep_app, pipeline_app
 
 app = typer.Typer(
     name="mileage",
@@ -29,6 +30,8 @@ iterations_app = typer.Typer(
 )
 app.add_typer(collect_app, name="collect")
 app.add_typer(iterations_app, name="iterations")
+app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(nextstep_app, name="nextstep")
 
 
 @app.callback()

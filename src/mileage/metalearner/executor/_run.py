@@ -422,6 +422,12 @@ def _execute(
     decision: MaterializationPlan = policy.plan(ctx)
     planner_seconds += time.perf_counter() - planning
 
+    # New priorities first, so that admitting the writes compares against current values.
+    refresh = dict(decision.priorities)
+    if policy.refresh_on_read:
+        now = policy.read_priority()
+        refresh.update({keys[op]: now for op, a in action.items() if a == "loaded"})
+    cache.set_priorities(refresh)
     written: dict[str, float] = {}
     for op, priority in decision.writes:
         try:
@@ -440,11 +446,6 @@ def _execute(
         if put.admitted:
             written[op] = put.write_seconds
             sizes[op] = put.bytes
-    refresh = dict(decision.priorities)
-    if policy.refresh_on_read:
-        now = policy.read_priority()
-        refresh.update({keys[op]: now for op, a in action.items() if a == "loaded"})
-    cache.set_priorities(refresh)
     for op, seconds in compute_s.items():
         cache.record_measurement(wf.name, op, seconds, sizes.get(op) or 0)
 
@@ -559,6 +560,7 @@ def _history(
             roles=roles,
             depth=depth,
             descendants=desc,
+            versions=specs,
         )
     )
     return chain, context, trace, key, previous

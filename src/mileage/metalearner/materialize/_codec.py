@@ -247,8 +247,10 @@ def _decode_array(node: dict[str, Any], r: _Reader) -> np.ndarray:
         return r.array(node["p"])
     strings, kinds = r.array(node["strings"]), r.array(node["kinds"])
     out = np.empty(kinds.size, dtype=object)
-    for i, (s, k) in enumerate(zip(strings.tolist(), kinds.tolist())):
-        out[i] = s if k == 0 else (None if k == 1 else float("nan"))
+    if kinds.size:
+        out[:] = strings.tolist()
+        out[kinds == 1] = None
+        out[kinds == 2] = float("nan")
     return out.reshape(node["shape"])
 
 

@@ -260,24 +260,22 @@ class PredictivePolicy(MaterializationPolicy):
       next ``horizon`` iterations).
 
     Outputs are written greedily by (expected saving - write cost) per byte, re-valued after
-    each pick; stored outputs of this workflow get their value per byte as new priority,
-    and outputs of earlier versions of the workflow decay by ``decay`` per run.
+    each pick; stored outputs of this workflow get their value per byte as new priority.
+    An output of an earlier version is valued like the current version's output of the same
+    operator, times the probability that the next iteration goes back to that version
+    (estimated from how often the chain's changes returned to an earlier version).
 
     Args:
         predictor: A fitted next-change predictor; without one, each operator's change rate
             in the chain so far is used (with :data:`ROLE_CHANGE_RATES` as prior).
         horizon: Iterations over which reuse is counted.
-        decay: Factor applied to the priority of stored outputs the workflow no longer has.
     """
 
     name = "ours"
 
-    def __init__(
-        self, predictor: ChangePredictor | None = None, *, horizon: int = 10, decay: float = 0.5
-    ) -> None:
+    def __init__(self, predictor: ChangePredictor | None = None, *, horizon: int = 10) -> None:
         self.predictor = predictor
         self.horizon = horizon
-        self.decay = decay
 
     def change_probabilities(self, ctx: PlanContext) -> dict[str, float]:
         """P(each operator changes in the next iteration)."""
@@ -317,11 +315,55 @@ class PredictivePolicy(MaterializationPolicy):
 
         stored = {op for op in wf.order if ctx.outputs[op].cached}
         writes, refreshed, values = _greedy(ctx, value, stored)
+        # Outputs of earlier versions: worth something if the user goes back to that version
+        # next, then valued like the current version's output of the same operator.
+        final = stored | {op for op, _ in writes}
+        need, _ = _saving_terms(wf, ctx.outputs, final, valid.__getitem__)
         current = set(ctx.keys.values())
+        revisit = self.revisit_probabilities(ctx, q)
         for entry in ctx.cache.entries():
-            if entry.workflow == wf.name and entry.key not in current:
-                refreshed[entry.key] = entry.priority * self.decay
+            if entry.workflow != wf.name or entry.key in current:
+                continue
+            op = entry.operator
+            v = valid.get(op, 0.5)
+            reuses = sum(v**h for h in range(self.horizon))
+            load = entry.load_seconds or ctx.cache.estimate_load_seconds(entry.bytes)
+            saving = max(0.0, entry.compute_seconds - load)
+            worth = revisit.get(op, 0.0) * need.get(op, 1.0) * saving * reuses
+            refreshed[entry.key] = worth / max(1, entry.bytes)
         return MaterializationPlan(writes, refreshed, q, values)
+
+    @staticmethod
+    def revisit_probabilities(ctx: PlanContext, q: Mapping[str, float]) -> dict[str, float]:
+        """P(the next iteration brings back one given earlier version of each operator).
+
+        From the chain: the share of an operator's changes that returned to a version seen
+        before (Beta(1, 1) prior), times its change probability, spread over its earlier
+        versions. Outputs of earlier versions are worth keeping in proportion.
+        """
+        if ctx.chain is None or not ctx.chain.steps:
+            return {}
+        seen: dict[str, set[str]] = {}
+        changes: dict[str, int] = {}
+        returns: dict[str, int] = {}
+        previous: Mapping[str, str] = {}
+        for step in ctx.chain.steps:
+            for op, version in step.versions.items():
+                before = previous.get(op)
+                if before is not None and version != before:
+                    changes[op] = changes.get(op, 0) + 1
+                    if version in seen.get(op, set()):
+                        returns[op] = returns.get(op, 0) + 1
+                seen.setdefault(op, set()).add(version)
+            previous = step.versions
+        current = ctx.chain.steps[-1].versions
+        out = {}
+        for op, versions in seen.items():
+            earlier = len(versions - {current.get(op, "")})
+            if earlier:
+                rate = (returns.get(op, 0) + 1) / (changes.get(op, 0) + 2)
+                out[op] = q.get(op, ROLE_CHANGE_RATES["preprocessing"]) * rate / earlier
+        return out
 
 
 class OraclePolicy(MaterializationPolicy):

@@ -37,6 +37,7 @@ class Step:
         roles: Role of each unit (``data``, ``preprocessing``, ``model``, ``param`` ...).
         depth: Depth of each unit in the workflow DAG (position when only the order is known).
         descendants: Number of units downstream of each unit.
+        versions: Version of each unit (operator fingerprint, or parameter value), when known.
         run_id: The run's id in the trace store, when it came from there.
     """
 
@@ -47,6 +48,7 @@ class Step:
     roles: Mapping[str, str] = field(default_factory=dict)
     depth: Mapping[str, int] = field(default_factory=dict)
     descendants: Mapping[str, int] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
     run_id: int | None = None
 
 
@@ -227,7 +229,7 @@ def _load(
         return []
     run_ids = [r.id for r in rows]
     pipelines = _pipelines(conn, {r.pipeline_id for r in rows if r.pipeline_id is not None})
-    params = _param_keys(conn, [r.id for r in rows if r.pipeline_id is None])
+    params = _param_values(conn, [r.id for r in rows if r.pipeline_id is None])
     metrics = _metrics(conn, run_ids)
     roles = _executor_roles(conn, run_ids)
     grouped: dict[str, list[Any]] = defaultdict(list)
@@ -248,11 +250,13 @@ def _load(
         for m in members:
             if m.pipeline_id is not None and m.pipeline_id in pipelines:
                 ops = pipelines[m.pipeline_id]
-                names = tuple(n for n, _ in ops)
-                role, depth, desc = dag_layout(ops)
+                names = tuple(n for n, _, _ in ops)
+                role, depth, desc = dag_layout([(n, ins) for n, ins, _ in ops])
                 role.update({n: r for n, r in roles.get(m.id, {}).items() if n in role})
+                versions = {n: fp for n, _, fp in ops}
             else:
-                names = tuple(params.get(m.id, ()))
+                versions = params.get(m.id, {})
+                names = tuple(versions)
                 role, depth, desc = linear_layout(names, "params")
             changed = m.changed_operators if m.unit == "operators" else m.changed_params
             value = metrics.get(m.id, {}).get(metric_key) if metric_key else None
@@ -265,6 +269,7 @@ def _load(
                     roles=role,
                     depth=depth,
                     descendants=desc,
+                    versions=versions,
                     run_id=m.id,
                 )
             )
@@ -274,29 +279,29 @@ def _load(
     return chains
 
 
-def _pipelines(conn: Connection, ids: set[int]) -> dict[int, list[tuple[str, list[str]]]]:
-    out: dict[int, list[tuple[str, list[str]]]] = defaultdict(list)
+def _pipelines(conn: Connection, ids: set[int]) -> dict[int, list[tuple[str, list[str], str]]]:
+    out: dict[int, list[tuple[str, list[str], str]]] = defaultdict(list)
     ordered = sorted(ids)
     po = t.pipeline_operators
     for i in range(0, len(ordered), _CHUNK):
-        for pid, name, inputs in conn.execute(
-            select(po.c.pipeline_id, po.c.name, po.c.inputs)
+        for pid, name, inputs, fp in conn.execute(
+            select(po.c.pipeline_id, po.c.name, po.c.inputs, po.c.fingerprint)
             .where(po.c.pipeline_id.in_(ordered[i : i + _CHUNK]))
             .order_by(po.c.pipeline_id, po.c.position)
         ):
-            out[pid].append((name, list(inputs or [])))
+            out[pid].append((name, list(inputs or []), fp))
     return out
 
 
-def _param_keys(conn: Connection, run_ids: list[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = defaultdict(list)
+def _param_values(conn: Connection, run_ids: list[int]) -> dict[int, dict[str, str]]:
+    out: dict[int, dict[str, str]] = defaultdict(dict)
     for i in range(0, len(run_ids), _CHUNK):
-        for rid, key in conn.execute(
-            select(t.params.c.run_id, t.params.c.key)
+        for rid, key, value in conn.execute(
+            select(t.params.c.run_id, t.params.c.key, t.params.c.value)
             .where(t.params.c.run_id.in_(run_ids[i : i + _CHUNK]))
             .order_by(t.params.c.run_id, t.params.c.key)
         ):
-            out[rid].append(key)
+            out[rid][key] = value
     return out
 
 

@@ -128,8 +128,8 @@ class ChangeClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"ChangeClassifier needs samples of at least 2 classes in y, got only class "
-                f"{self.classes_[0]!r}; provide chains where units both change and stay."
+                f"ChangeClassifier needs samples of at least 2 classes in y, got 1 class "
+                f"({self.classes_[0]!r}); provide chains where units both change and stay."
             )
         cats = [int(c) for c in self.categorical_features if int(c) < X.shape[1]]
         data = lgb.Dataset(
@@ -155,6 +155,7 @@ class ChangeClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row."""
+        check_is_fitted(self)
         out: np.ndarray = self.classes_[np.argmax(self.predict_proba(X), axis=1)]
         return out
 

@@ -153,6 +153,8 @@ class _Builder:
             if s is not None and not (isinstance(s, str) and s == "passthrough")
         ]
         if not live:
+            if columns is None:
+                return previous
             live = [("passthrough", "passthrough")]
         for i, (step, est) in enumerate(live):
             name = f"{prefix}__{step}" if prefix else step
