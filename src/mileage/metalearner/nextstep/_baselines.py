@@ -38,21 +38,26 @@ def _seen(chain: Chain) -> list[str]:
 
 
 class MajorityBaseline:
-    """Ranks units by how often they changed in the training chains (the majority operator)."""
+    """Ranks units by how often they changed in the training chains (the majority operator).
+
+    The score is the unit's change rate: the share of training links, among those where the
+    unit was present, that changed it.
+    """
 
     def fit(self, X: Sequence[Chain], y: None = None) -> MajorityBaseline:
-        counts: Counter[str] = Counter()
+        changes: Counter[str] = Counter()
+        chances: Counter[str] = Counter()
         for chain in X:
-            for step in chain.steps[1:]:
-                counts.update(step.changed)
-        total = max(1, sum(counts.values()))
-        self.share_ = {u: c / total for u, c in counts.items()}
+            for k in range(1, len(chain.steps)):
+                changes.update(chain.steps[k].changed)
+                chances.update(set(chain.steps[k - 1].units) | chain.steps[k].changed)
+        self.rate_ = {u: changes[u] / n for u, n in chances.items() if n}
         return self
 
     def predict_proba_next(
         self, chain: Chain, *, context: Sequence[Chain] = ()
     ) -> dict[str, float]:
-        return {u: self.share_.get(u, 0.0) for u in _seen(chain)}
+        return {u: self.rate_.get(u, 0.0) for u in _seen(chain)}
 
 
 class RepeatLastBaseline:
