@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -22,6 +22,8 @@ nextstep_app = typer.Typer(
     no_args_is_help=True,
 )
 
+#: Budget of a cache created by 'mileage pipeline run' without --budget.
+NEW_CACHE_BUDGET = 10**9
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 
 
@@ -116,8 +118,13 @@ def pipeline_run(
         Path | None, typer.Option("--cache", help="Cache folder (default: <home>/cache).")
     ] = None,
     budget: Annotated[
-        str, typer.Option("--budget", help="Cache byte budget, e.g. 500MB, or 'unlimited'.")
-    ] = "1GB",
+        str | None,
+        typer.Option(
+            "--budget",
+            help="Cache byte budget, e.g. 500MB, or 'unlimited' (default: the cache's "
+            "current budget; 1GB for a new cache).",
+        ),
+    ] = None,
     policy: Annotated[
         str, typer.Option("--policy", help="ours, helix, everything or nothing.")
     ] = "ours",
@@ -147,8 +154,14 @@ def pipeline_run(
     except WorkflowError as exc:  # a wrong name on the command line is a usage error
         raise ConfigError(str(exc)) from None
     workflow = ex.workflow(config)
+    folder = cache or settings.home / "cache"
+    size: int | Literal["keep"] | None = "keep"
+    if budget is not None:
+        size = parse_size(budget)
+    elif not (folder / "index.db").exists():
+        size = NEW_CACHE_BUDGET
     store = state.store()
-    the_cache = DirectoryCache(cache or settings.home / "cache", budget_bytes=parse_size(budget))
+    the_cache = DirectoryCache(folder, budget_bytes=size)
     try:
         result = run(
             workflow,

@@ -49,6 +49,7 @@ def test_priorities_decide_eviction_and_lowering_the_budget_evicts(tmp_path: Pat
     cache.set_priorities({key(1): 3.0})
     cache.put_blob(key(3), blob(500, 3), priority=2.5)
     assert {e.key for e in cache.entries()} == {key(1), key(3)}
+    assert DirectoryCache(tmp_path, budget_bytes="keep").budget_bytes == 2 * size
     shrunk = DirectoryCache(tmp_path, budget_bytes=size)  # the stored budget applies to all
     assert cache.budget_bytes == size
     assert [e.key for e in shrunk.entries()] == [key(1)]
@@ -85,6 +86,7 @@ def test_null_cache_stores_nothing() -> None:
 def test_bad_keys_and_budgets_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CacheError, match="budget"):
         DirectoryCache(tmp_path, budget_bytes=-1)
+    assert DirectoryCache(tmp_path / "new", budget_bytes="keep").budget_bytes is None
     with pytest.raises(CacheError, match="hex fingerprint"):
         DirectoryCache(tmp_path).get_blob("../../etc/passwd")
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mileage.metalearner._errors import NotCacheableError, WorkflowError
 from mileage.metalearner.materialize import (
@@ -153,7 +153,7 @@ def _as_sources(wf: Workflow, data: Any) -> dict[str, Any]:
 
 def _open_cache(
     cache: IntermediateCache | str | Path | bool | None,
-    budget_bytes: int | None,
+    budget_bytes: int | Literal["keep"] | None,
     settings: Settings | None,
 ) -> IntermediateCache:
     if isinstance(cache, IntermediateCache):
@@ -221,7 +221,7 @@ def run(
     name: str | None = None,
     user: str | None = None,
     cache: IntermediateCache | str | Path | bool | None = None,
-    budget_bytes: int | None = None,
+    budget_bytes: int | Literal["keep"] | None = "keep",
     policy: MaterializationPolicy | str = "ours",
     predictor: ChangePredictor | str | None = "auto",
     store: TraceStore | str | bool | None = None,
@@ -246,7 +246,8 @@ def run(
         name: Workflow name (iterations of one name by one user form a chain).
         user: Who iterates; default: the login name.
         cache: A cache, a folder, ``None`` for ``<home>/cache``, or ``False`` for none.
-        budget_bytes: Byte budget when ``cache`` is a folder or None (None: unlimited).
+        budget_bytes: Byte budget when ``cache`` is a folder or None (None: unlimited;
+            ``"keep"``, the default: the cache's current budget, unlimited for a new one).
         policy: ``ours`` (default), ``helix``, ``everything``, ``nothing``, or a policy.
         predictor: Next-change model for ``ours``: ``"auto"`` loads the one saved by
             ``mileage nextstep train`` (falling back to the chain's change rates).
@@ -357,6 +358,7 @@ def _execute(
         t0 = time.perf_counter()
         blob = cache.get_blob(keys[op])
         if blob is None:
+            cached.pop(keys[op], None)  # gone or damaged: write it again if worth it
             return False
         try:
             values[op] = decode(blob)

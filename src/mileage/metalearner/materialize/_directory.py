@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 from mileage.metalearner._errors import CacheCorruptionWarning, CacheError
 from mileage.metalearner.materialize._base import (
@@ -86,8 +87,9 @@ class DirectoryCache(IntermediateCache):
 
     Args:
         path: Folder of the cache (created when missing).
-        budget_bytes: Byte budget (None: unlimited). It is stored in the index, so the most
-            recent instance's budget applies to every process sharing the folder; lowering it
+        budget_bytes: Byte budget (None: unlimited; ``"keep"``: the budget already stored,
+            unlimited for a new cache). It is stored in the index, so the most recent
+            instance's budget applies to every process sharing the folder; lowering it
             evicts at once.
 
     Raises:
@@ -102,10 +104,17 @@ class DirectoryCache(IntermediateCache):
         [0, 1, 2]
     """
 
-    def __init__(self, path: str | Path, *, budget_bytes: int | None = None) -> None:
-        if budget_bytes is not None and budget_bytes < 0:
+    def __init__(
+        self, path: str | Path, *, budget_bytes: int | Literal["keep"] | None = None
+    ) -> None:
+        if (
+            budget_bytes != "keep"
+            and budget_bytes is not None
+            and (not isinstance(budget_bytes, int) or budget_bytes < 0)
+        ):
             raise CacheError(
-                f"cache budget must be >= 0 bytes or None (unlimited), got {budget_bytes}."
+                f"cache budget must be >= 0 bytes, None (unlimited) or 'keep', got "
+                f"{budget_bytes!r}."
             )
         self.path = Path(path).expanduser()
         try:
@@ -126,7 +135,14 @@ class DirectoryCache(IntermediateCache):
                 f"cannot open the cache index {str(self.path / 'index.db')!r}: {exc}; delete the "
                 "cache folder to start afresh (it only holds reproducible intermediates)."
             ) from None
-        self._set_budget(budget_bytes)
+        if budget_bytes == "keep":
+            with self._exclusive() as conn:
+                conn.execute(
+                    "INSERT INTO settings (name, value) VALUES ('budget_bytes', NULL) "
+                    "ON CONFLICT (name) DO NOTHING"
+                )
+        else:
+            self._set_budget(budget_bytes)
 
     # -- connections ------------------------------------------------------------------------
 
