@@ -166,6 +166,11 @@ def test_iterations_are_recorded_in_the_store(sqlite_store: TraceStore, tmp_path
                 select(t.params.c.key, t.params.c.value).where(t.params.c.run_id == second.run_id)
             ).all()
         )
+    executions = {e["operator"]: e for e in json.loads(tags["mileage.executions"])}
+    assert executions["model"]["action"] == "computed" and executions["model"]["seconds"] > 0
+    assert executions["split"]["output"] == next(
+        r.output_fingerprint for r in second.operators if r.operator == "split"
+    )
     ops = operators_from_run(params, tags)
     assert ops is not None
     assert [o.fingerprint for o in ops] == [
@@ -195,6 +200,12 @@ def test_runs_logged_to_mlflow_are_collected_as_pipelines(tmp_path: Path) -> Non
     assert chain.unit == "operators" and chain.user == "gus"
     assert chain.steps[1].changed == {"model"}
     assert chain.steps[1].versions == {s.name: s.fingerprint for s in ex.workflow(config).specs()}
+    with store.connect() as conn:
+        logged = conn.execute(
+            select(t.tags.c.value).where(t.tags.c.key == "mileage.executions")
+        ).scalars()
+        assert [len(json.loads(v)) for v in logged] == [4, 4]  # split, scale, pca, model
+    store.close()
 
 
 def test_import_mileage_stays_light_and_run_is_lazy() -> None:

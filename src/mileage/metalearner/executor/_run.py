@@ -494,7 +494,11 @@ def _execute(
         "mileage.saved_seconds": saved,
         "mileage.planner_seconds": planner_seconds,
     }
-    tags = {"mileage.cache_hits": str(result.cache_hits), "mileage.policy": policy.name}
+    tags = {
+        "mileage.cache_hits": str(result.cache_hits),
+        "mileage.policy": policy.name,
+        "mileage.executions": executions_tag(records),
+    }
     if trace is not None and link_key is not None:
         result.run_id = trace.record(
             workflow=wf.name,
@@ -525,6 +529,34 @@ def _execute(
         )
     result.seconds = time.perf_counter() - started
     return result
+
+
+def executions_tag(records: Sequence[OperatorRecord]) -> str:
+    """JSON of what happened to each operator (action, output fingerprint, seconds, bytes),
+    kept within MLflow's tag length limit by shortening fingerprints when needed."""
+    import json
+
+    for width in (64, 16, 8):
+        text = json.dumps(
+            [
+                {
+                    "operator": r.operator,
+                    "action": r.action,
+                    "output": r.output_fingerprint[:width],
+                    "seconds": round(
+                        (r.compute_seconds if r.action == "computed" else r.load_seconds) or 0.0,
+                        6,
+                    ),
+                    "bytes": r.output_bytes,
+                    "kept": r.materialized,
+                }
+                for r in records
+            ],
+            separators=(",", ":"),
+        )
+        if len(text) <= 8000:
+            return text
+    return text[:8000]
 
 
 def _history(
@@ -568,4 +600,11 @@ def _history(
     return chain, context, trace, key, previous
 
 
-__all__ = ["MODEL_DIR", "OperatorRecord", "RunResult", "default_predictor", "run"]
+__all__ = [
+    "MODEL_DIR",
+    "OperatorRecord",
+    "RunResult",
+    "default_predictor",
+    "executions_tag",
+    "run",
+]
