@@ -1,12 +1,14 @@
-"""Shared pieces of the benchmark scripts: machine description, peak memory, result files."""
+"""Helpers shared by the benchmark scripts: the machine, peak memory, tables, results files."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform as pf
+import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,29 +19,65 @@ WORK = Path(__file__).resolve().parent / ".work"
 
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
-    mem_kb = 0
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    except OSError:
-        pass
     cpu = pf.processor() or pf.machine()
+    mem_kb = 0
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
     except OSError:
         pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "memory_gib": round(mem_kb / 2**20, 1),
-        "python": pf.python_version(),
-        "system": f"{pf.system()} {pf.release()}",
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": sys.version.split()[0],
+        "platform": pf.platform(),
+        "load_average_at_start": [round(x, 2) for x in load],
+        "note": "cores shared with other jobs while measuring; wall times are noisy",
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+
+
+def machine_line(info: dict[str, Any]) -> str:
+    """One line describing the machine, for printed tables."""
+    return (
+        f"machine: {info['cpu']}, {info['cores']} cores shared with other jobs (load average "
+        f"{info['load_average_at_start'][0]} at start), Python {info['python']}; timings are noisy"
+    )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table (aligned, so it also reads well in a terminal)."""
+    cells = [[str(h) for h in headers]] + [[_fmt(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for n, r in enumerate(cells):
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
+        if n == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if value != value:
+            return "-"
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def write_results(name: str, payload: dict[str, Any]) -> Path:
+    """Write ``benchmarks/results/<name>.json``."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=1, default=str, allow_nan=True) + "\n")
+    return path
 
 
 def rss_bytes() -> int:
@@ -78,20 +116,3 @@ class PeakRSS:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, rss_bytes())
-
-
-def write_result(name: str, data: dict[str, Any]) -> Path:
-    """Write ``benchmarks/results/<name>.json``."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    return path
-
-
-def table(rows: list[list[Any]], header: list[str]) -> str:
-    """A Markdown table."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in cells]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import WORK, PeakRSS, machine, table, write_result
+from _common import WORK, PeakRSS, machine, table, write_results
 from mileage.collectors.mlflow import MlflowCollector
 from mileage.platform.store import TraceStore
 from mileage.testing import MlflowServer
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{n['extrapolated_seconds']:.0f} s (extrapolated; {n['history_ms_per_call']:.0f} ms/call)",
             ]
         )
-    text = table(rows, ["method", "runs/s", "metric points/s", "peak RSS MiB", "time"])
+    text = table(["method", "runs/s", "metric points/s", "peak RSS MiB", "time"], rows)
     ratios = result["ratios"]
     summary = [
         f"ours / raw read_sql: {ratios['ours_over_read_sql']:.2f}x (target >= 0.5)",
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(summary))
     result["table"] = text
     result["summary"] = summary
-    print(f"written {write_result('collect_mlflow', result)}")
+    print(f"written {write_results('collect_mlflow', result)}")
     return 0
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, table, write_result
+from _common import machine, table, write_results
 
 
 def _timed(fn: Any, repeat: int) -> list[float]:
@@ -96,14 +96,14 @@ def main() -> int:
         ],
         ["data fingerprint of the 100,000 x 20 frame alone", "-", f"{med['fingerprint']:.1f}", "-"],
     ]
-    text = table(rows, ["what (median ms)", "plugin off", "plugin on", "overhead ms"])
+    text = table(["what (median ms)", "plugin off", "plugin on", "overhead ms"], rows)
     per_run = start_overhead + fit_overhead
     summary = f"plugin overhead per run (start_run plus one fit on 100,000 rows): {per_run:.1f} ms (target < 50 ms)"
     print(f"machine: {info['cpu']}, {info['cores']} cores; data: synthetic 100,000 x 20 frame")
     print(text)
     print(summary)
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    path = write_result(
+    path = write_results(
         "plugin_overhead",
         {
             "benchmark": "plugin_overhead",

@@ -91,3 +91,11 @@ def test_help_does_not_import_heavy_libraries() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_metalearner_reads_the_store_never_the_collectors() -> None:
+    for path in sorted((SRC / "metalearner").rglob("*.py")):
+        for name in _imports(path):
+            assert not name.startswith(("mileage.collectors", "mileage.monitors")), (
+                f"{path.relative_to(ROOT)} imports {name}"
+            )

@@ -5,8 +5,10 @@ scikit-learn and LightGBM models (bundled datasets), changing one thing at a tim
 logging to a local MLflow store; Mileage collects that store and shows the iteration chains.
 Then it imports TabRepo's public LightGBM table and ranks its configurations across tasks,
 and collects OpenML from recorded server answers (both from the shared reference data, and
-skipped with a message when that folder is absent). The best model is registered under an
-alias and monitored on a clean and a faulty batch, and the scheduled daemon runs one cycle.
+skipped with a message when that folder is absent). A simulated person iterates on a real
+pipeline through Mileage's executor and its intermediate cache, which shows the reuse and the
+predicted next change. The best model is registered under an alias and monitored on a clean
+and a faulty batch, and the scheduled daemon runs one cycle.
 Everything is written under ``<home>/demo`` (``.mileage/demo`` by default).
 """
 
@@ -26,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mileage.platform._demo_monitor import step_monitor
+from mileage.platform._demo_pipeline import step_reuse
 from mileage.platform._demo_public import step_metadata, step_openml
 from mileage.platform.progress import RichProgress
 from mileage.platform.settings import Settings
@@ -300,6 +303,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("chains", step_chains),
     ("metadata", step_metadata),
     ("openml", step_openml),
+    ("reuse", step_reuse),
     ("monitor", step_monitor),
     ("daemon", step_daemon),
 ]

@@ -18,6 +18,7 @@ from mileage.platform._cli_collect_openml import collect_openml
 from mileage.platform._cli_common import JsonOption, _State, _state, emit, handle_errors
 from mileage.platform._cli_dashboards import dashboards_app
 from mileage.platform._cli_monitor import monitor_app
+from mileage.platform._cli_pipeline import nextstep_app, pipeline_app
 
 app = typer.Typer(
     name="mileage",
@@ -37,6 +38,8 @@ collect_app.command("metadata")(collect_metadata)
 app.add_typer(iterations_app, name="iterations")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(nextstep_app, name="nextstep")
 
 
 @app.callback()

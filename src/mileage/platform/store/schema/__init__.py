@@ -42,6 +42,7 @@ from mileage.platform.store.schema._core import (
     tasks,
 )
 from mileage.platform.store.schema._daemon import DAEMON_TABLES, job_runs
+from mileage.platform.store.schema._materialize import MATERIALIZE_TABLES, operator_executions
 from mileage.platform.store.schema._monitors import (
     MONITOR_TABLES,
     monitor_findings,
@@ -55,6 +56,7 @@ __all__ = [
     "CATALOG_TABLES",
     "CORE_TABLES",
     "DAEMON_TABLES",
+    "MATERIALIZE_TABLES",
     "MONITOR_TABLES",
     "NAMING",
     "Id",
@@ -77,6 +79,7 @@ __all__ = [
     "monitor_statistics",
     "monitor_suites",
     "monitors",
+    "operator_executions",
     "params",
     "pipeline_operators",
     "pipelines",
