@@ -170,6 +170,11 @@ def test_a_broken_provider_never_breaks_the_run(
 def test_entry_points_are_declared() -> None:
     providers = {e.name: e.value for e in entry_points(group="mlflow.run_context_provider")}
     assert providers["mileage"] == "mileage.plugin._context:MileageRunContextProvider"
+    evaluators = {e.name: e.value for e in entry_points(group="mlflow.model_evaluator")}
+    assert evaluators["mileage"] == "mileage.plugin._evaluator:MileageEvaluator"
+    from mlflow.models import list_evaluators
+
+    assert "mileage" in list_evaluators()
 
 
 def test_data_fingerprint_is_content_and_schema_sensitive() -> None:

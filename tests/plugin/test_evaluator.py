@@ -1,0 +1,119 @@
+"""The ``mileage`` evaluator inside ``mlflow.models.evaluate`` on a real MLflow store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mileage.testing import MlflowServer
+
+
+@pytest.fixture
+def tracking(tmp_path: Path) -> Iterator[str]:
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+
+
+def _data() -> tuple[Any, Any]:
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame.sample(frac=1.0, random_state=0)
+    return frame.iloc[:380].reset_index(drop=True), frame.iloc[380:].reset_index(drop=True)
+
+
+def _evaluate(train: Any, test: Any, **config: Any) -> tuple[Any, str]:
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    with mlflow.start_run() as run:
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        model.fit(train.drop(columns="target"), train.target)
+        logged = mlflow.sklearn.log_model(model, name="model")
+        result = mlflow.models.evaluate(
+            logged.model_uri,
+            test,
+            targets="target",
+            model_type="classifier",
+            evaluators=["mileage"],
+            evaluator_config={"mileage": {"reference": train, **config}},
+        )
+    return result, run.info.run_id
+
+
+@pytest.mark.slow
+def test_clean_evaluation_logs_metrics_and_artefacts(tracking: str) -> None:
+    from mlflow import MlflowClient
+
+    train, test = _data()
+    result, run_id = _evaluate(train, test)
+    assert result.metrics["mileage_findings_blocking"] == 0
+    assert result.metrics["mileage_drifted_columns"] == 0
+    run = MlflowClient().get_run(run_id)
+    assert run.data.metrics["mileage_findings_blocking"] == 0
+    paths = {a.path for a in MlflowClient().list_artifacts(run_id, "mileage")}
+    assert paths == {"mileage/mileage_findings.json", "mileage/mileage_findings.html"}
+
+
+@pytest.mark.slow
+def test_a_broken_column_is_found_and_blocks_only_when_asked(tracking: str, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from mileage.plugin._evaluator import EvaluationBlockedError
+
+    train, test = _data()
+    broken = test.copy()
+    broken["mean radius"] = broken["mean radius"] * 1000
+    result, run_id = _evaluate(train, broken)
+    assert result.metrics["mileage_findings_blocking"] >= 1
+    local = MlflowClient().download_artifacts(
+        run_id, "mileage/mileage_findings.json", str(tmp_path)
+    )
+    findings = json.loads(Path(local).read_text())["findings"]
+    assert any(f["column"] == "mean radius" and f["severity"] == "blocking" for f in findings)
+    with pytest.raises(EvaluationBlockedError, match="mean radius"):
+        _evaluate(train, broken, block_on="blocking")
+
+
+def test_missing_reference_and_bad_options_are_usage_errors(tracking: str) -> None:
+    from mileage.platform.errors import ConfigError
+
+    train, test = _data()
+    import mlflow
+
+    with mlflow.start_run(), pytest.raises(ConfigError, match="needs the training reference"):
+        mlflow.models.evaluate(
+            data=test.assign(pred=0),
+            targets="target",
+            predictions="pred",
+            model_type="classifier",
+            evaluators=["mileage"],
+            evaluator_config={"mileage": {}},
+        )
+    with pytest.raises(ConfigError, match="block_on"):
+        _evaluate(train, test, block_on="sometimes")
+
+
+@pytest.mark.slow
+def test_evaluator_through_a_tracking_server(tmp_path: Path) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    with MlflowServer(f"sqlite:///{tmp_path / 'srv.db'}", tmp_path / "artifacts") as server:
+        mlflow.set_tracking_uri(server.url)
+        try:
+            train, test = _data()
+            result, run_id = _evaluate(train, test)
+            assert "mileage_drifted_columns_ratio" in MlflowClient().get_run(run_id).data.metrics
+            assert result.metrics["mileage_findings_blocking"] == 0
+        finally:
+            mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
