@@ -48,14 +48,24 @@ def safe(what: str, func: Callable[[], Any]) -> Any:
         return None
 
 
+@functools.lru_cache(maxsize=1)
+def _configured() -> bool:
+    """``plugin_enabled`` from Mileage's settings file, read once per process."""
+    from mileage.platform.settings import Settings
+
+    try:
+        return Settings.load().plugin_enabled
+    except Exception:  # a broken settings file must not break the user's run
+        return True
+
+
 def plugin_enabled() -> bool:
-    """``MILEAGE_PLUGIN_ENABLED`` (default on), read at each call so it can be flipped live."""
-    return os.environ.get("MILEAGE_PLUGIN_ENABLED", "1").strip().lower() not in (
-        "0",
-        "false",
-        "no",
-        "off",
-    )
+    """``MILEAGE_PLUGIN_ENABLED`` if set (read at each call, so it can be flipped live), else
+    ``plugin_enabled`` in ``mileage.toml``; on by default."""
+    env = os.environ.get("MILEAGE_PLUGIN_ENABLED")
+    if env is not None:
+        return env.strip().lower() not in ("0", "false", "no", "off")
+    return _configured()
 
 
 def _active_run_id() -> str | None:
