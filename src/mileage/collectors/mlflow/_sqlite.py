@@ -221,7 +221,8 @@ class SqliteReader:
         return records
 
     def _metrics(self, ids: list[str], marks: str) -> dict[str, dict[str, MetricSeries]]:
-        order = "ORDER BY run_uuid, key, step, timestamp, value, is_nan"
+        # Both queries walk index_metrics_run_uuid_key_step in (run, key) order, so SQLite
+        # needs no sort; the order within a series is restored below with one lexsort.
         groups = self._rows(
             f"SELECT run_uuid, key, COUNT(*) FROM metrics WHERE run_uuid IN ({marks}) "
             "GROUP BY run_uuid, key ORDER BY run_uuid, key",
@@ -231,12 +232,15 @@ class SqliteReader:
             return {}
         points = self._rows(
             f"SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid IN ({marks}) "
-            + order,
+            "ORDER BY run_uuid, key",
             ids,
         )
         arr = np.array(points, dtype=np.float64)
-        values = np.where(arr[:, 3] != 0, np.nan, arr[:, 2])
-        values = restore_infinities(values)
+        counts = np.fromiter((n for _, _, n in groups), dtype=np.int64, count=len(groups))
+        group = np.repeat(np.arange(len(groups)), counts)
+        # MLflow's order within a series: step, timestamp, value (NaN stored as 0), is_nan.
+        arr = arr[np.lexsort((arr[:, 3], arr[:, 2], arr[:, 1], arr[:, 0], group))]
+        values = restore_infinities(np.where(arr[:, 3] != 0, np.nan, arr[:, 2]))
         steps = arr[:, 0].astype(np.int64)
         stamps = arr[:, 1].astype(np.int64)
         out: dict[str, dict[str, MetricSeries]] = {}
