@@ -41,11 +41,17 @@ from mileage.platform.store.schema._core import (
     tasks,
 )
 from mileage.platform.store.schema._daemon import DAEMON_TABLES, job_runs
+from mileage.platform.store.schema._metalearner import (
+    METALEARNER_TABLES,
+    metalearner_model_files,
+    metalearner_models,
+)
 
 __all__ = [
     "CATALOG_TABLES",
     "CORE_TABLES",
     "DAEMON_TABLES",
+    "METALEARNER_TABLES",
     "NAMING",
     "Id",
     "Json",
@@ -58,6 +64,8 @@ __all__ = [
     "flows",
     "iterations",
     "job_runs",
+    "metalearner_model_files",
+    "metalearner_models",
     "metadata",
     "metric_histories",
     "model_aliases",
