@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 from mileage.metalearner.configspace import FEATURE_NAMES, configuration_features, is_lightgbm
 from mileage.platform.errors import ConfigError, DataError, MileageError
@@ -91,6 +91,7 @@ def train_warmstart(
     min_configurations: int = 5,
     output: Path | None = None,
     params: Mapping[str, Any] | None = None,
+    keep: int = 3,
 ) -> TrainReport:
     """Train the warm-start ranker on every usable trace in the store and keep it there.
 
@@ -99,6 +100,7 @@ def train_warmstart(
         min_configurations: Tasks with fewer distinct LightGBM configurations are left out.
         output: Also write the model files into this folder.
         params: Estimator parameters (:class:`~mileage.metalearner.warmstart.WarmStartRanker`).
+        keep: Models of this kind kept in the store (the newest; older ones are deleted).
 
     Returns:
         What the model was trained on.
@@ -172,6 +174,26 @@ def train_warmstart(
             insert(t.metalearner_model_files),
             [{"model_id": model_id, "name": n, "content": c} for n, c in sorted(files.items())],
         )
+        kept = (
+            select(t.metalearner_models.c.id)
+            .where(t.metalearner_models.c.kind == KIND)
+            .order_by(t.metalearner_models.c.id.desc())
+            .limit(max(1, keep))
+        )
+        old = [
+            int(i)
+            for i in conn.execute(
+                select(t.metalearner_models.c.id).where(
+                    t.metalearner_models.c.kind == KIND,
+                    t.metalearner_models.c.id.not_in(kept.scalar_subquery()),
+                )
+            ).scalars()
+        ]
+        if old:
+            conn.execute(
+                delete(t.metalearner_model_files).where(t.metalearner_model_files.c.model_id.in_(old))
+            )
+            conn.execute(delete(t.metalearner_models).where(t.metalearner_models.c.id.in_(old)))
     written = [str(p) for p in model.save(output, metadata)] if output is not None else []
     return TrainReport(
         model_id=model_id,

@@ -400,6 +400,32 @@ def mlflow_tags(features: Mapping[str, float], problem_type: str, metric: str | 
     return tags
 
 
+def has_training_data(store: TraceStore) -> bool:
+    """Whether the store holds anything the ranker could learn from (a cheap check).
+
+    True when some run of a task has a LightGBM configuration, or some MLflow run is
+    tagged with its dataset's meta-features.
+    """
+    runs, cfg = t.runs, t.configurations
+    with store.connect() as conn:
+        scored = conn.execute(
+            select(runs.c.id)
+            .select_from(runs.join(cfg, cfg.c.id == runs.c.configuration_id))
+            .where(
+                runs.c.task_id.is_not(None),
+                func.lower(cfg.c.learner).like("%lightgbm%")
+                | func.lower(cfg.c.learner).like("%lgbm%"),
+            )
+            .limit(1)
+        ).first()
+        if scored is not None:
+            return True
+        tagged = conn.execute(
+            select(t.tags.c.run_id).where(t.tags.c.key == META_FEATURES_TAG).limit(1)
+        ).first()
+    return tagged is not None
+
+
 def training_signature(store: TraceStore) -> dict[str, int]:
     """A cheap summary that changes when new scored runs arrive (to skip needless retrains)."""
     with store.connect() as conn:
@@ -415,6 +441,7 @@ __all__ = [
     "MODEL_META_FEATURES",
     "PROBLEM_TYPE_TAG",
     "Traces",
+    "has_training_data",
     "meta_matrix",
     "mlflow_tags",
     "model_feature_names",

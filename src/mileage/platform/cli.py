@@ -17,6 +17,7 @@ from mileage.platform._cli_collect_metadata import collect_metadata
 from mileage.platform._cli_collect_openml import collect_openml
 from mileage.platform._cli_common import JsonOption, _State, _state, emit, handle_errors
 from mileage.platform._cli_dashboards import dashboards_app
+from mileage.platform._cli_warmstart import train_app, warmstart
 
 app = typer.Typer(
     name="mileage",
@@ -35,6 +36,8 @@ collect_app.command("openml")(collect_openml)
 collect_app.command("metadata")(collect_metadata)
 app.add_typer(iterations_app, name="iterations")
 app.add_typer(dashboards_app, name="dashboards")
+app.add_typer(train_app, name="train")
+app.command("warmstart")(warmstart)
 
 
 @app.callback()
