@@ -12,7 +12,9 @@ meta-features x configuration features is one of the compared methods and loses)
    principal components: tasks close there agree on which configurations are good.
    LightGBM regressors learn to place a task in that space from its meta-features alone.
 3. **Weighted greedy portfolio.** For a new dataset, training tasks are weighted by a
-   Gaussian kernel around its predicted position, and configurations are chosen one at a
+   Gaussian kernel between its predicted position and theirs (both predicted from
+   meta-features, so a training task on the same dataset weighs most), and configurations
+   are chosen one at a
    time to minimise the weighted mean of the best regret reached so far (the criterion of
    auto-sklearn 2.0's portfolios, made task-specific). The order is the ranking; the
    weighted mean after ``i`` picks is the *expected regret* reported with it.
@@ -275,6 +277,7 @@ class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
         self.embedders_: list[Any] = []
         if n_comp < 1:
             self.embedding_ = np.zeros((n_tasks, 0))
+            self.reference_ = self.embedding_
             self.distance_scale_ = 1.0
             return
         centred = regret - regret.mean(axis=0)
@@ -290,7 +293,9 @@ class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
                 )
             )
         self.embedding_ = Z
-        d2 = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(axis=2)
+        self.reference_ = self._predict_embedding(self.embedders_, X)
+        R = self.reference_
+        d2 = ((R[:, None, :] - R[None, :, :]) ** 2).sum(axis=2)
         off = d2[~np.eye(n_tasks, dtype=bool)]
         scale = float(np.median(off)) if off.size else 1.0
         self.distance_scale_ = scale if scale > 0 else 1.0
@@ -334,7 +339,7 @@ class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
         best: tuple[float, float] | None = None
         curves: dict[float, tuple[np.ndarray, np.ndarray]] = {}
         for bw in candidates:
-            weights = self._kernel(oof, self.embedding_, bw)
+            weights = self._kernel(oof, self.reference_, bw)
             realised = np.empty((n_tasks, n_cand))
             promised = np.empty((n_tasks, n_cand))
             for i in range(n_tasks):
@@ -386,10 +391,26 @@ class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
         n_tasks = self.regret_.shape[0]
         if not self.embedders_:
-            return np.full((X.shape[0], n_tasks), 1.0 / n_tasks)
-        return self._kernel(
-            self._predict_embedding(self.embedders_, X), self.embedding_, self.bandwidth_
+            return self._same_dataset_share(X, np.full((X.shape[0], n_tasks), 1.0 / n_tasks))
+        weights = self._kernel(
+            self._predict_embedding(self.embedders_, X), self.reference_, self.bandwidth_
         )
+        return self._same_dataset_share(X, weights)
+
+    def _same_dataset_share(self, X: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Training tasks with exactly the query's meta-features (the same dataset, e.g. the
+        user's own earlier runs on it) share half of the weight: direct evidence outweighs
+        any number of merely similar tasks."""
+        same = np.all(
+            np.isclose(self.X_train_[None, :, :], X[:, None, :], rtol=1e-9, atol=0.0, equal_nan=True),
+            axis=2,
+        )
+        out = weights.copy()
+        for i in np.flatnonzero(same.any(axis=1) & ~same.all(axis=1)):
+            match = same[i]
+            out[i, match] = 0.5 * weights[i, match] / weights[i, match].sum()
+            out[i, ~match] = 0.5 * weights[i, ~match] / weights[i, ~match].sum()
+        return out
 
     def candidate_regret(self, candidates: Any) -> np.ndarray:
         """Regret of new candidate configurations on every training task, ``(n_tasks, m)``.
@@ -546,6 +567,11 @@ class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
             model.embedders_ = [
                 lgb.Booster(model_str=files[f"embedding_{i}.txt"]) for i in range(n_embed)
             ]
+            model.reference_ = (
+                model._predict_embedding(model.embedders_, model.X_train_)
+                if n_embed
+                else model.embedding_
+            )
             model.surrogate_ = (
                 lgb.Booster(model_str=files["surrogate.txt"]) if cf is not None else None
             )
