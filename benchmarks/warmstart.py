@@ -43,7 +43,7 @@ from mileage.testing import shared_data_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, machine, table, write_result  # noqa: E402
+from _common import RESULTS, machine, table, write_result
 
 DEFAULT = "LightGBM_c1"
 SOURCE = "tabrepo-lightgbm"
@@ -89,13 +89,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=shared_data_dir() / SOURCE)
     parser.add_argument("--skip-ranker", action="store_true", help="skip the LGBMRanker row")
+    parser.add_argument(
+        "--replot", action="store_true", help="only redraw the plot from results/warmstart.json"
+    )
     args = parser.parse_args()
+    if args.replot:
+        import json
+
+        plot(json.loads((RESULTS / "warmstart.json").read_text()), RESULTS / "warmstart.png")
+        return
     started = time.perf_counter()
     data = load(args.data)
     X, E, P, C = data["X"], data["errors"], data["problem_types"], data["configurations"]
     regret = normalized_regret(E)
     default = data["names"].index(DEFAULT)
-    cols = [data["meta_features"].index(n) for n in ("log_n_instances", "log_n_features", "n_classes", "numeric_features_ratio")]
+    cols = [
+        data["meta_features"].index(n)
+        for n in ("log_n_instances", "log_n_features", "n_classes", "numeric_features_ratio")
+    ]
     methods: dict[str, ev.Method] = {
         "default (LightGBM_c1)": ev.default_first(default),
         "average rank": ev.average_rank,
@@ -166,7 +177,9 @@ def summarise(
         for kk in range(len(ev.KS)):
             ours_k = results[name][:, kk]
             base = regret[:, default]
-            wins.append(float(np.mean(np.where(ours_k < base, 1.0, np.where(ours_k == base, 0.5, 0.0)))))
+            wins.append(
+                float(np.mean(np.where(ours_k < base, 1.0, np.where(ours_k == base, 0.5, 0.0))))
+            )
         out["methods"][name] = {
             "mean_regret": results[name].mean(axis=0).round(4).tolist(),
             "average_rank": ranks[m].mean(axis=0).round(2).tolist(),
@@ -177,8 +190,15 @@ def summarise(
         best = min(baselines, key=lambda n: results[n][:, kk].mean())
         diff = results[ours][:, kk] - results[best][:, kk]
         p = float(wilcoxon(diff, zero_method="zsplit").pvalue) if np.any(diff) else 1.0
-        tests.append({"k": k, "best_baseline": best, "p_value": round(p, 4),
-                      "ours_better_on": int((diff < 0).sum()), "ours_worse_on": int((diff > 0).sum())})
+        tests.append(
+            {
+                "k": k,
+                "best_baseline": best,
+                "p_value": round(p, 4),
+                "ours_better_on": int((diff < 0).sum()),
+                "ours_worse_on": int((diff > 0).sum()),
+            }
+        )
     out["wilcoxon_vs_best_baseline"] = tests
     out["expected_vs_realised"] = {
         "expected": expected.mean(axis=0).round(4).tolist(),
@@ -191,30 +211,60 @@ def print_report(report: dict[str, Any]) -> None:
     ks = report["ks"]
     rows = []
     for name, m in report["methods"].items():
-        rows.append([name, *(f"{v:.3f}" for v in m["mean_regret"]),
-                     *(f"{v:.2f}" for v in m["average_rank"]),
-                     *(f"{v:.0%}" for v in m["win_rate_vs_default"][:1] + m["win_rate_vs_default"][2:3])])
-    rows.append(["(diagnostic) oracle similarity, uses the held-out results",
-                 *(f"{v:.3f}" for v in report["diagnostic_oracle_similarity"]),
-                 *([""] * (len(ks) + 2))])
-    header = ["method", *(f"regret@{k}" for k in ks), *(f"rank@{k}" for k in ks),
-              "win vs default@1", "win vs default@5"]
+        rows.append(
+            [
+                name,
+                *(f"{v:.3f}" for v in m["mean_regret"]),
+                *(f"{v:.2f}" for v in m["average_rank"]),
+                *(f"{v:.0%}" for v in m["win_rate_vs_default"][:1] + m["win_rate_vs_default"][2:3]),
+            ]
+        )
+    rows.append(
+        [
+            "(diagnostic) oracle similarity, uses the held-out results",
+            *(f"{v:.3f}" for v in report["diagnostic_oracle_similarity"]),
+            *([""] * (len(ks) + 2)),
+        ]
+    )
+    header = [
+        "method",
+        *(f"regret@{k}" for k in ks),
+        *(f"rank@{k}" for k in ks),
+        "win vs default@1",
+        "win vs default@5",
+    ]
     print(table(rows, header))
     print()
-    print(table([[t["k"], t["best_baseline"], t["p_value"], t["ours_better_on"], t["ours_worse_on"]]
-                 for t in report["wilcoxon_vs_best_baseline"]],
-                ["k", "best baseline", "Wilcoxon p", "tasks better", "tasks worse"]))
+    print(
+        table(
+            [
+                [t["k"], t["best_baseline"], t["p_value"], t["ours_better_on"], t["ours_worse_on"]]
+                for t in report["wilcoxon_vs_best_baseline"]
+            ],
+            ["k", "best baseline", "Wilcoxon p", "tasks better", "tasks worse"],
+        )
+    )
     print()
-    print(table([[name, *(f"{v:.3f}" for v in values)]
-                 for name, values in report["sensitivity_warmstart_ranker"].items()],
-                ["WarmStartRanker variant", *(f"regret@{k}" for k in ks)]))
+    print(
+        table(
+            [
+                [name, *(f"{v:.3f}" for v in values)]
+                for name, values in report["sensitivity_warmstart_ranker"].items()
+            ],
+            ["WarmStartRanker variant", *(f"regret@{k}" for k in ks)],
+        )
+    )
     cal = report["expected_vs_realised"]
-    print(f"\nexpected regret reported by the ranker (calibrated in fit) vs realised, k={ks}: "
-          f"{cal['expected']} vs {cal['realised']}")
+    print(
+        f"\nexpected regret reported by the ranker (calibrated in fit) vs realised, k={ks}: "
+        f"{cal['expected']} vs {cal['realised']}"
+    )
     mach = report["machine"]
-    print(f"\n{report['tasks']} tasks x {report['configurations']} configurations; "
-          f"machine: {mach['cpu']}, {mach['cores']} cores shared with other jobs "
-          f"(load {mach['load_average_at_start']}), Python {mach['python']}; {report['seconds']}s")
+    print(
+        f"\n{report['tasks']} tasks x {report['configurations']} configurations; "
+        f"machine: {mach['cpu']}, {mach['cores']} cores shared with other jobs "
+        f"(load {mach['load_average_at_start']}), Python {mach['python']}; {report['seconds']}s"
+    )
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
@@ -225,17 +275,31 @@ def plot(report: dict[str, Any], path: Path) -> None:
     ks = report["ks"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, m in report["methods"].items():
-        style = {"linewidth": 2.5, "color": "black"} if name.startswith("Mileage") else {}
-        ax.plot(ks, m["mean_regret"], marker="o", label=name, **style)
-    ax.plot(ks, report["diagnostic_oracle_similarity"], linestyle=":", color="grey",
-            label="(diagnostic) oracle similarity")
-    ax.axhline(0.06, color="red", linewidth=0.6, linestyle="--")
-    ax.axhline(0.015, color="red", linewidth=0.6, linestyle="--")
+        ours = name.startswith("Mileage")
+        ax.plot(
+            ks,
+            m["mean_regret"],
+            marker="o",
+            label=name,
+            linewidth=2.5 if ours else 1.5,
+            color="black" if ours else None,
+        )
+    ax.plot(
+        ks,
+        report["diagnostic_oracle_similarity"],
+        linestyle=":",
+        color="grey",
+        label="(diagnostic) oracle similarity",
+    )
+    ax.axhline(0.06, color="red", linewidth=0.6, linestyle="--", label="targets: 0.06 at k=5")
+    ax.axhline(0.015, color="red", linewidth=0.6, linestyle="-.", label="0.015 at k=25")
     ax.set_xscale("log")
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.set_xlabel("configurations evaluated (k)")
     ax.set_ylabel("mean normalised regret (leave-one-task-out)")
-    ax.set_title(f"TabRepo LightGBM: {report['tasks']} tasks x {report['configurations']} configurations")
+    ax.set_title(
+        f"TabRepo LightGBM: {report['tasks']} tasks x {report['configurations']} configurations"
+    )
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()

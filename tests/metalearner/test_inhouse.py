@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from mileage.metalearner.traces import mlflow_tags, read_traces
 from mileage.platform.store import TraceStore
 from mileage.testing.mlflow_stores import BuiltStore
 
-CONFIGS = [
+CONFIGS: list[dict[str, Any]] = [
     {"num_leaves": 4, "learning_rate": 0.3, "min_child_samples": 40, "colsample_bytree": 0.3},
     {"num_leaves": 8, "learning_rate": 0.1, "min_child_samples": 5, "colsample_bytree": 0.9},
     {"num_leaves": 16, "learning_rate": 0.05, "min_child_samples": 10, "colsample_bytree": 0.7},
@@ -77,7 +78,9 @@ def test_tagged_mlflow_runs_become_a_training_task(
     weights = loaded.model.task_weights(x)[0]
     position = list(traces.tasks.index).index(inhouse.index[0])
     assert weights[position] == pytest.approx(0.5)
-    recs = recommend(loaded, features, problem, k=len(CONFIGS), candidates=source, store=sqlite_store)
+    recs = recommend(
+        loaded, features, problem, k=len(CONFIGS), candidates=source, store=sqlite_store
+    )
     names = [r.name for r in recs]
     assert f"wine-{best}" in names[:2]  # the in-house winner is among the first two
     assert names[-1] == "wine-4"  # and the in-house disaster (loss 1.08) comes last

@@ -65,9 +65,10 @@ def test_counts_equal_openml_recorded_qualities() -> None:
     # The recording says 32 symbolic features, but 6 numeric + 32 = 38 of its 39 features:
     # the ARFF declares 33 nominal attributes (with the target), and so do we.
     assert ours["NumberOfSymbolicFeatures"] == 33
-    assert ours["NumberOfNumericFeatures"] + ours["NumberOfSymbolicFeatures"] == ours[
-        "NumberOfFeatures"
-    ]
+    assert (
+        ours["NumberOfNumericFeatures"] + ours["NumberOfSymbolicFeatures"]
+        == ours["NumberOfFeatures"]
+    )
     # Moments of the numeric columns: OpenML's own estimator differs in the last digits.
     assert ours["MeanSkewnessOfNumericAtts"] == pytest.approx(
         recorded["MeanSkewnessOfNumericAtts"], rel=2e-3
@@ -79,7 +80,13 @@ def test_counts_equal_openml_recorded_qualities() -> None:
     assert features["symbols_mean"] == pytest.approx(recorded["MeanNominalAttDistinctValues"])
     # and through the vocabulary's own OpenML mapping, the stored form matches too
     stored, _ = meta_features_from_openml(recorded, "multiclass")
-    for name in ("n_instances", "n_features", "n_classes", "n_missing_values", "majority_class_ratio"):
+    for name in (
+        "n_instances",
+        "n_features",
+        "n_classes",
+        "n_missing_values",
+        "majority_class_ratio",
+    ):
         assert features[name] == pytest.approx(stored[name]), name
 
 
@@ -135,7 +142,12 @@ def test_pymfe_groups_need_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_meta_features_from_json() -> None:
     features, problem = meta_features_from_json(
-        {"NumberOfInstances": 1000, "NumberOfFeatures": 11, "NumberOfClasses": 2, "problem_type": "binary"}
+        {
+            "NumberOfInstances": 1000,
+            "NumberOfFeatures": 11,
+            "NumberOfClasses": 2,
+            "problem_type": "binary",
+        }
     )
     assert problem == "binary"
     assert features["n_features"] == 10  # OpenML counts the target

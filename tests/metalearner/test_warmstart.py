@@ -18,10 +18,10 @@ from mileage.metalearner.warmstart import (
 
 
 def test_passes_scikit_learn_estimator_checks() -> None:
-    results = check_estimator(
-        WarmStartRanker(n_estimators=5, surrogate_estimators=5), on_fail=None
-    )
-    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    results = check_estimator(WarmStartRanker(n_estimators=5, surrogate_estimators=5), on_fail=None)
+    failed = [
+        (r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"
+    ]
     assert failed == []
     assert sum(r["status"] == "passed" for r in results) >= 35
 
@@ -97,7 +97,13 @@ def test_saved_as_text_and_reloaded_identically(tmp_path: Path) -> None:
     model = WarmStartRanker().fit(X, errors, configurations=C)
     paths = model.save(tmp_path / "model", {"trained_on": "synthetic"})
     names = sorted(p.name for p in paths)
-    assert names == ["embedding_0.txt", "embedding_1.txt", "embedding_2.txt", "surrogate.txt", "warmstart.json"]
+    assert names == [
+        "embedding_0.txt",
+        "embedding_1.txt",
+        "embedding_2.txt",
+        "surrogate.txt",
+        "warmstart.json",
+    ]
     for p in paths:  # text only: LightGBM's text format and JSON, nothing pickled
         text = p.read_text(encoding="utf-8")
         assert text.startswith("tree") if p.suffix == ".txt" else json.loads(text)["format"]
@@ -106,7 +112,9 @@ def test_saved_as_text_and_reloaded_identically(tmp_path: Path) -> None:
     a, ea = model.recommend(query)
     b, eb = loaded.recommend(query)
     assert np.array_equal(a, b) and np.allclose(ea, eb)
-    assert np.allclose(model.candidate_regret(np.array([[0.33]])), loaded.candidate_regret(np.array([[0.33]])))
+    assert np.allclose(
+        model.candidate_regret(np.array([[0.33]])), loaded.candidate_regret(np.array([[0.33]]))
+    )
     assert loaded.metadata_ == {"trained_on": "synthetic"}
     with pytest.raises(ModelFormatError, match="holds no warm-start model"):
         WarmStartRanker.load(tmp_path)

@@ -102,7 +102,7 @@ def search_params(
         if isinstance(bounds, tuple) and len(bounds) == 2 and not isinstance(value, bool):
             low, high = bounds
             clipped = min(max(float(value), float(low)), float(high))
-            kept[name] = int(round(clipped)) if isinstance(value, int) else clipped
+            kept[name] = round(clipped) if isinstance(value, int) else clipped
         elif isinstance(bounds, Sequence) and not isinstance(bounds, str | tuple):
             if value in bounds:
                 kept[name] = value

@@ -144,7 +144,9 @@ def nearest_neighbour(feature_columns: Sequence[int]) -> Method:
         scale = np.where(q75 - q25 > 0, q75 - q25, 1.0)
         Z = np.nan_to_num((Xtr - centre) / scale)
         z = np.nan_to_num((fold.x[0, cols] - centre) / scale)
-        dist = ((Z - z) ** 2).sum(axis=1) + np.where(fold.problem_types == fold.problem_type, 0, 1e6)
+        dist = ((Z - z) ** 2).sum(axis=1) + np.where(
+            fold.problem_types == fold.problem_type, 0, 1e6
+        )
         chosen: list[int] = []
         for i in np.argsort(dist, kind="stable"):
             best = int(np.argmin(fold.errors[i]))
@@ -184,7 +186,8 @@ def lgbm_ranker(n_estimators: int = 200) -> Method:
         )
         model.fit(features, labels, group=[n_conf] * n_tasks)
         query = np.hstack([np.repeat(fold.x, n_conf, axis=0), fold.configurations])
-        return np.argsort(-model.predict(query), kind="stable")
+        scores = np.asarray(model.predict(query), dtype=float)
+        return np.argsort(-scores, kind="stable")
 
     return method
 

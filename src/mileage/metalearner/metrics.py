@@ -51,13 +51,15 @@ class MetalearnerSource:
             labels=["model"],
         )
         counts: dict[str, int] = dict(
-            conn.execute(select(m.c.kind, func.count()).group_by(m.c.kind)).all()  # type: ignore[arg-type]
+            conn.execute(select(m.c.kind, func.count()).group_by(m.c.kind)).tuples().all()
         )
         newest = select(func.max(m.c.id)).group_by(m.c.kind)
         latest: dict[str, Any] = {
             r.kind: r
             for r in conn.execute(
-                select(m.c.kind, m.c.created_at, m.c.n_tasks, m.c.n_scores).where(m.c.id.in_(newest))
+                select(m.c.kind, m.c.created_at, m.c.n_tasks, m.c.n_scores).where(
+                    m.c.id.in_(newest)
+                )
             )
         }
         for kind in sorted(set(KINDS) | set(counts)):

@@ -191,7 +191,9 @@ def train_warmstart(
         ]
         if old:
             conn.execute(
-                delete(t.metalearner_model_files).where(t.metalearner_model_files.c.model_id.in_(old))
+                delete(t.metalearner_model_files).where(
+                    t.metalearner_model_files.c.model_id.in_(old)
+                )
             )
             conn.execute(delete(t.metalearner_models).where(t.metalearner_models.c.id.in_(old)))
     written = [str(p) for p in model.save(output, metadata)] if output is not None else []
@@ -268,9 +270,13 @@ def candidate_sources(loaded: LoadedModel, store: TraceStore | None = None) -> l
     return sorted(names)
 
 
-def _store_candidates(store: TraceStore, source: str | None = None) -> dict[str, list[dict[str, Any]]]:
+def _store_candidates(
+    store: TraceStore, source: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
     sc, cfg, src = t.source_configurations, t.configurations, t.sources
-    query = select(src.c.uri, sc.c.external_id, cfg.c.fingerprint, cfg.c.learner, cfg.c.params).select_from(
+    query = select(
+        src.c.uri, sc.c.external_id, cfg.c.fingerprint, cfg.c.learner, cfg.c.params
+    ).select_from(
         sc.join(cfg, cfg.c.id == sc.c.configuration_id).join(src, src.c.id == sc.c.source_id)
     )
     if source is not None:

@@ -49,7 +49,16 @@ META_FEATURES_TAG = "mileage.meta_features"
 PROBLEM_TYPE_TAG = "mileage.problem_type"
 METRIC_TAG = "mileage.metric"
 #: Metrics tried, in order, for MLflow runs without a ``mileage.metric`` tag.
-METRIC_PRIORITY = ("roc_auc", "log_loss", "accuracy", "balanced_accuracy", "f1", "rmse", "mae", "r2")
+METRIC_PRIORITY = (
+    "roc_auc",
+    "log_loss",
+    "accuracy",
+    "balanced_accuracy",
+    "f1",
+    "rmse",
+    "mae",
+    "r2",
+)
 #: Metrics that rank choices rather than measure models: not training signal.
 NOT_PERFORMANCE = frozenset({"portfolio_rank", "fit_time_s", "predict_time_s"})
 #: Meta-features the ranker uses (when the training tasks know them), plus problem type.
@@ -116,9 +125,7 @@ def meta_matrix(tasks: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         if name.startswith("problem_"):
             out[name] = (tasks["problem_type"] == name[len("problem_") :]).astype(float)
         else:
-            out[name] = (
-                pd.to_numeric(tasks[name], errors="coerce") if name in tasks else np.nan
-            )
+            out[name] = pd.to_numeric(tasks[name], errors="coerce") if name in tasks else np.nan
     return out.astype(float)
 
 
@@ -152,20 +159,20 @@ def read_traces(store: TraceStore, *, min_configurations: int = 5) -> Traces:
         by_task[task].add(config)
     keep = set()
     for task, configs in by_task.items():
-        values = {sum(scores[(task, c)]) / len(scores[(task, c)]) for c in configs}
+        distinct = {sum(scores[(task, c)]) / len(scores[(task, c)]) for c in configs}
         if len(configs) < min_configurations:
             skipped[f"task with fewer than {min_configurations} LightGBM configurations"] += 1
-        elif len(values) < 2:
+        elif len(distinct) < 2:
             skipped["task whose configurations all scored the same"] += 1
         else:
             keep.add(task)
-    tasks = sorted(keep)
+    task_keys = sorted(keep)
     used = sorted({c for (task, c) in scores if task in keep})
-    errors = pd.DataFrame(index=pd.Index(tasks, name="task"), columns=used, dtype=float)
-    for (task, config), values in scores.items():
+    errors = pd.DataFrame(index=pd.Index(task_keys, name="task"), columns=used, dtype=float)
+    for (task, config), observed in scores.items():
         if task in keep:
-            errors.at[task, config] = sum(values) / len(values)
-    task_frame = pd.DataFrame([task_rows[k] for k in tasks], index=errors.index)
+            errors.at[task, config] = sum(observed) / len(observed)
+    task_frame = pd.DataFrame([task_rows[k] for k in task_keys], index=errors.index)
     configs = pd.DataFrame(
         [config_rows[c] for c in used], index=pd.Index(used, name="configuration")
     )
@@ -247,9 +254,7 @@ def _read_tasks(
             {"learner": row.learner, "params": dict(row.params), "names": {}},
         )
         scores[(key, row.fingerprint)].append(error)
-    names = select(
-        t.source_configurations.c.external_id, cfg.c.fingerprint, src.c.uri
-    ).select_from(
+    names = select(t.source_configurations.c.external_id, cfg.c.fingerprint, src.c.uri).select_from(
         t.source_configurations.join(
             cfg, cfg.c.id == t.source_configurations.c.configuration_id
         ).join(src, src.c.id == t.source_configurations.c.source_id)
@@ -383,7 +388,9 @@ def _problem_from(meta: Mapping[str, float]) -> str | None:
     return "binary" if classes == 2 else "multiclass"
 
 
-def mlflow_tags(features: Mapping[str, float], problem_type: str, metric: str | None = None) -> dict[str, str]:
+def mlflow_tags(
+    features: Mapping[str, float], problem_type: str, metric: str | None = None
+) -> dict[str, str]:
     """Tags that make an MLflow run count as in-house training data for the warm start.
 
     Example:

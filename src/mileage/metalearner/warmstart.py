@@ -45,7 +45,7 @@ import json
 from collections.abc import Mapping
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -129,7 +129,7 @@ def greedy_portfolio(
     return np.asarray(order, dtype=int), np.asarray(expected)
 
 
-class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
+class WarmStartRanker(BaseEstimator):
     """Rank candidate configurations for a dataset from its meta-features.
 
     ``fit(X, y)`` takes one row per training task: ``X`` its meta-features (NaN = unknown),
@@ -153,7 +153,7 @@ class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
         random_state: Seed of the LightGBM models.
     """
 
-    _parameter_constraints: dict[str, list[Any]] = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "bandwidth": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
@@ -252,9 +252,9 @@ class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
             self.configuration_features_ = C
             self.surrogate_ = self._fit_surrogate(X, C, regret, observed)
         if (~observed).any():
-            if self.surrogate_ is not None:
+            if configurations is not None:
                 rows, cols = np.nonzero(~observed)
-                fill = self._surrogate_predict(X[rows], self.configuration_features_[cols])
+                fill = self._surrogate_predict(X[rows], C[cols])
             else:
                 col_mean = np.nanmean(np.where(observed, regret, np.nan), axis=0)
                 col_mean = np.where(np.isnan(col_mean), 0.5, col_mean)
@@ -328,7 +328,11 @@ class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
             boosters = [
                 lgb.train(
                     _lgbm_params(self),
-                    lgb.Dataset(X[train], self.embedding_[train, c], params={"verbose": -1, "min_data_in_bin": 1}),
+                    lgb.Dataset(
+                        X[train],
+                        self.embedding_[train, c],
+                        params={"verbose": -1, "min_data_in_bin": 1},
+                    ),
                     num_boost_round=self.n_estimators,
                 )
                 for c in range(self.embedding_.shape[1])
@@ -349,14 +353,18 @@ class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
                 promised[i] = expected
             curves[bw] = (realised, promised)
             score = float(realised[:, [k - 1 for k in ks]].mean())
-            self.inner_regret_[str(bw)] = realised[:, [k - 1 for k in ks]].mean(axis=0).round(4).tolist()
+            self.inner_regret_[str(bw)] = (
+                realised[:, [k - 1 for k in ks]].mean(axis=0).round(4).tolist()
+            )
             if best is None or score < best[0] - 1e-12:
                 best = (score, bw)
         assert best is not None
         self.bandwidth_ = best[1]
         realised, promised = curves[best[1]]
         mean_promised = promised.mean(axis=0)
-        ratio = np.where(mean_promised > 0, realised.mean(axis=0) / np.maximum(mean_promised, 1e-12), 1.0)
+        ratio = np.where(
+            mean_promised > 0, realised.mean(axis=0) / np.maximum(mean_promised, 1e-12), 1.0
+        )
         self.calibration_ = np.maximum(ratio, 1.0)
 
     def _fit_surrogate(
@@ -381,7 +389,8 @@ class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
         )
 
     def _surrogate_predict(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
-        return np.asarray(self.surrogate_.predict(np.hstack([X, C])), dtype=float)
+        surrogate: Any = self.surrogate_
+        return np.asarray(surrogate.predict(np.hstack([X, C])), dtype=float)
 
     # -- ranking ---------------------------------------------------------------------------
 
@@ -402,7 +411,9 @@ class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
         user's own earlier runs on it) share half of the weight: direct evidence outweighs
         any number of merely similar tasks."""
         same = np.all(
-            np.isclose(self.X_train_[None, :, :], X[:, None, :], rtol=1e-9, atol=0.0, equal_nan=True),
+            np.isclose(
+                self.X_train_[None, :, :], X[:, None, :], rtol=1e-9, atol=0.0, equal_nan=True
+            ),
             axis=2,
         )
         out = weights.copy()
@@ -611,8 +622,10 @@ class WarmStartRanker(BaseEstimator):  # type: ignore[misc]
 
 def _floats(a: np.ndarray) -> list[Any]:
     """NaN-safe JSON lists (NaN becomes None)."""
-    arr = np.asarray(a, dtype=float)
-    return np.where(np.isnan(arr), None, arr).tolist()  # type: ignore[no-any-return]
+    arr = np.asarray(a, dtype=object)
+    arr[np.isnan(np.asarray(a, dtype=float))] = None
+    out: list[Any] = arr.tolist()
+    return out
 
 
 def _array(data: Any) -> np.ndarray:

@@ -10,7 +10,9 @@ import typer
 from mileage.platform._cli_common import JsonOption, _state, emit, handle_errors
 from mileage.platform.errors import ConfigError, DataError
 
-train_app = typer.Typer(help="Train the meta-learner's models from the trace store.", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train the meta-learner's models from the trace store.", no_args_is_help=True
+)
 
 
 @train_app.command("warmstart")
@@ -19,11 +21,19 @@ def train_warmstart_command(
     ctx: typer.Context,
     output: Annotated[
         Path | None,
-        typer.Option("--output", metavar="DIR", help="Also write the model files (LightGBM text + JSON) here."),
+        typer.Option(
+            "--output",
+            metavar="DIR",
+            help="Also write the model files (LightGBM text + JSON) here.",
+        ),
     ] = None,
     min_configurations: Annotated[
         int,
-        typer.Option("--min-configurations", min=2, help="Leave out tasks with fewer LightGBM configurations."),
+        typer.Option(
+            "--min-configurations",
+            min=2,
+            help="Leave out tasks with fewer LightGBM configurations.",
+        ),
     ] = 5,
     as_json: JsonOption = False,
 ) -> None:
@@ -60,10 +70,12 @@ def train_warmstart_command(
 def warmstart(
     ctx: typer.Context,
     data: Annotated[
-        Path | None, typer.Argument(metavar="[DATA.csv]", help="The dataset (CSV with a header row).")
+        Path | None,
+        typer.Argument(metavar="[DATA.csv]", help="The dataset (CSV with a header row)."),
     ] = None,
     target: Annotated[
-        str | None, typer.Option("--target", metavar="COL", help="Column to predict (with DATA.csv).")
+        str | None,
+        typer.Option("--target", metavar="COL", help="Column to predict (with DATA.csv)."),
     ] = None,
     meta_features: Annotated[
         Path | None,
@@ -84,11 +96,18 @@ def warmstart(
     ] = None,
     problem_type: Annotated[
         str | None,
-        typer.Option("--problem-type", help="binary, multiclass or regression (default: inferred from the target)."),
+        typer.Option(
+            "--problem-type",
+            help="binary, multiclass or regression (default: inferred from the target).",
+        ),
     ] = None,
     model_dir: Annotated[
         Path | None,
-        typer.Option("--model", metavar="DIR", help="Use a model written by 'mileage train warmstart --output DIR'."),
+        typer.Option(
+            "--model",
+            metavar="DIR",
+            help="Use a model written by 'mileage train warmstart --output DIR'.",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -139,15 +158,21 @@ def warmstart(
         from rich.table import Table
 
         table = Table(
-            "rank", "configuration", "expected regret", "hyperparameters",
+            "rank",
+            "configuration",
+            "expected regret",
+            "hyperparameters",
             title=f"configurations to try first ({problem}; model {loaded.model_id} trained on "
             f"{sum(out['model']['tasks_by_source'].values())} tasks)",
         )
         for r in recs:
             shown = ", ".join(
-                f"{key}={v:.3g}" if isinstance(v, float) else f"{key}={v}" for key, v in r.params.items()
+                f"{key}={v:.3g}" if isinstance(v, float) else f"{key}={v}"
+                for key, v in r.params.items()
             )
-            table.add_row(str(r.rank), r.name, f"{r.expected_regret:.3f}", shown or f"({r.learner} defaults)")
+            table.add_row(
+                str(r.rank), r.name, f"{r.expected_regret:.3f}", shown or f"({r.learner} defaults)"
+            )
         Console().print(table)
 
     if as_json:
@@ -156,7 +181,9 @@ def warmstart(
         emit(out, False, human)
 
 
-def _from_csv(path: Path, target: str | None, problem_type: str | None) -> tuple[dict[str, float], str]:
+def _from_csv(
+    path: Path, target: str | None, problem_type: str | None
+) -> tuple[dict[str, float], str]:
     import pandas as pd
 
     from mileage.metalearner.metafeatures import compute_meta_features
@@ -168,7 +195,9 @@ def _from_csv(path: Path, target: str | None, problem_type: str | None) -> tuple
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
-        raise DataError(f"{str(path)!r} is empty (no header, no rows); pass a CSV with a header row.") from None
+        raise DataError(
+            f"{str(path)!r} is empty (no header, no rows); pass a CSV with a header row."
+        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{str(path)!r} is not a readable CSV file ({exc}).") from None
     return compute_meta_features(frame, target, problem_type=problem_type)
