@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_digits
 
 from mileage.metalearner.adapters import (
     FLAML_LGBM_PARAMS,
@@ -23,15 +23,8 @@ from mileage.metalearner.adapters import (
 )
 from mileage.metalearner.metafeatures import compute_meta_features
 from mileage.metalearner.service import Recommendation, load_warmstart, recommend
+from mileage.platform._demo_warmstart import SPACE, _objective
 from mileage.platform.store import TraceStore
-
-SPACE: dict[str, Any] = {
-    "learning_rate": (0.001, 0.5),
-    "num_leaves": (2, 256),
-    "colsample_bytree": (0.1, 1.0),
-    "min_child_samples": (1, 100),
-    "extra_trees": [False, True],
-}
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +33,8 @@ def recommendations(tabrepo_template: Path) -> dict[str, list[Recommendation]]:
     try:
         loaded = load_warmstart(store)
         out = {}
-        for name in ("breast_cancer",):
-            frame = load_breast_cancer(as_frame=True).frame
+        for name, loader in (("breast_cancer", load_breast_cancer), ("digits", load_digits)):
+            frame = loader(as_frame=True).frame
             features, problem = compute_meta_features(frame, "target")
             out[name] = recommend(loaded, features, problem, k=5, candidates="tabrepo-lightgbm")
     finally:
@@ -75,50 +68,19 @@ def test_plain_json_hand_off() -> None:
     assert json.loads(json.dumps(doc)) == doc
 
 
-def _objective(X: np.ndarray, y: np.ndarray, seed: int) -> Any:
-    import lightgbm as lgb
-    from sklearn.metrics import log_loss
-    from sklearn.model_selection import train_test_split
-
-    X_tr, X_va, y_tr, y_va = train_test_split(X, y, test_size=0.4, random_state=seed, stratify=y)
-
-    def objective(trial: optuna.Trial) -> float:
-        params = {
-            "learning_rate": trial.suggest_float(
-                "learning_rate", *SPACE["learning_rate"], log=True
-            ),
-            "num_leaves": trial.suggest_int("num_leaves", *SPACE["num_leaves"], log=True),
-            "colsample_bytree": trial.suggest_float("colsample_bytree", *SPACE["colsample_bytree"]),
-            "min_child_samples": trial.suggest_int(
-                "min_child_samples", *SPACE["min_child_samples"], log=True
-            ),
-            "extra_trees": trial.suggest_categorical("extra_trees", SPACE["extra_trees"]),
-        }
-        model = lgb.LGBMClassifier(
-            n_estimators=2000, n_jobs=1, verbose=-1, random_state=0, **params
-        )
-        model.fit(
-            X_tr,
-            y_tr,
-            eval_X=(X_va,),
-            eval_y=(y_va,),
-            callbacks=[lgb.early_stopping(50, verbose=False)],
-        )
-        return float(log_loss(y_va, model.predict_proba(X_va)))
-
-    return objective
-
-
 @pytest.mark.slow
 def test_warm_optuna_study_beats_a_cold_one_in_five_trials(
     recommendations: dict[str, list[Recommendation]],
 ) -> None:
+    """scikit-learn's digits (1,797 rows, 10 classes: inside the range of TabRepo's tasks),
+    the broad space and protocol of the demo: validation log loss, early stopping."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    frame = load_breast_cancer(as_frame=True).frame
+    frame = load_digits(as_frame=True).frame
     X, y = frame.drop(columns="target").to_numpy(), frame["target"].to_numpy()
-    recs = recommendations["breast_cancer"]
+    recs = recommendations["digits"]
     best: dict[str, list[float]] = {"warm": [], "cold": []}
-    for seed in range(10):
+    for seed in range(3):
+        objective = _objective(X, y, seed)
         for mode in ("warm", "cold"):
             study = optuna.create_study(
                 direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed)
@@ -130,7 +92,7 @@ def test_warm_optuna_study_beats_a_cold_one_in_five_trials(
                 )  # queued, not run
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                study.optimize(_objective(X, y, seed), n_trials=5)
+                study.optimize(objective, n_trials=5)
             if mode == "warm":
                 for rank, (trial, rec) in enumerate(zip(study.trials, recs), start=1):
                     assert trial.user_attrs == {

@@ -50,9 +50,10 @@ class MetalearnerSource:
             "Models of each kind kept in the trace store.",
             labels=["model"],
         )
-        counts: dict[str, int] = dict(
-            conn.execute(select(m.c.kind, func.count()).group_by(m.c.kind)).tuples().all()
-        )
+        counts: dict[str, int] = {
+            str(kind): int(n)
+            for kind, n in conn.execute(select(m.c.kind, func.count()).group_by(m.c.kind))
+        }
         newest = select(func.max(m.c.id)).group_by(m.c.kind)
         latest: dict[str, Any] = {
             r.kind: r
