@@ -62,8 +62,6 @@ def main() -> None:
     broad = dict(demo.SPACE)
     for name, seeds, space_name in CASES:
         space = broad if space_name == "broad" else {**broad, "learning_rate": (0.01, 0.5)}
-        demo.SPACE.clear()
-        demo.SPACE.update(space)  # the objective reads the space from the demo module
         frame = getattr(datasets, f"load_{name}")(as_frame=True).frame
         features, problem = compute_meta_features(frame, "target")
         recs = recommend(loaded, features, problem, k=5, candidates="tabrepo-lightgbm")
@@ -71,7 +69,7 @@ def main() -> None:
         best: dict[str, list[float]] = {"warm": [], "cold": []}
         t0 = time.perf_counter()
         for seed in range(seeds):
-            objective = demo._objective(X, y, seed)
+            objective = demo._objective(X, y, seed, space)
             for mode in ("warm", "cold"):
                 study = optuna.create_study(
                     direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed)
@@ -98,8 +96,6 @@ def main() -> None:
             }
         )
         print(f"{name} ({space_name}): {rows[-1]['seconds']}s", flush=True)
-    demo.SPACE.clear()
-    demo.SPACE.update(broad)
     print(
         table(
             [

@@ -29,10 +29,13 @@ CONFIGS: list[dict[str, Any]] = [
 
 
 def _log_wine_runs(uri: str) -> tuple[dict[str, float], str, int]:
-    """Real LightGBM fits on wine, logged with the tags that make them training data."""
+    """Real LightGBM fits on wine, logged with the tags that make them training data.
+
+    Uses ``MlflowClient`` with explicit ids: no process-wide MLflow state is left behind.
+    """
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     import lightgbm as lgb
-    import mlflow
+    from mlflow import MlflowClient
     from sklearn.datasets import load_wine
     from sklearn.metrics import log_loss
     from sklearn.model_selection import train_test_split
@@ -41,18 +44,22 @@ def _log_wine_runs(uri: str) -> tuple[dict[str, float], str, int]:
     features, problem = compute_meta_features(frame, "target")
     X, y = frame.drop(columns="target"), frame["target"]
     X_tr, X_va, y_tr, y_va = train_test_split(X, y, test_size=0.4, random_state=0, stratify=y)
-    mlflow.set_tracking_uri(uri)
-    experiment = mlflow.set_experiment("wine-lightgbm")
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment("wine-lightgbm")
     losses = []
     for i, params in enumerate(CONFIGS):
         model = lgb.LGBMClassifier(n_estimators=200, n_jobs=1, verbose=-1, random_state=0, **params)
         model.fit(X_tr, y_tr)
         loss = float(log_loss(y_va, model.predict_proba(X_va)))
         losses.append(loss)
-        with mlflow.start_run(experiment_id=experiment.experiment_id, run_name=f"wine-{i}"):
-            mlflow.log_params({f"clf__{k}": v for k, v in params.items()})
-            mlflow.log_metric("log_loss", loss)
-            mlflow.set_tags(mlflow_tags(features, problem, "log_loss"))
+        run = client.create_run(experiment_id, run_name=f"wine-{i}")
+        run_id = run.info.run_id
+        for key, value in params.items():
+            client.log_param(run_id, f"clf__{key}", value)
+        client.log_metric(run_id, "log_loss", loss)
+        for key, value in mlflow_tags(features, problem, "log_loss").items():
+            client.set_tag(run_id, key, value)
+        client.set_terminated(run_id, "FINISHED")
     return features, problem, int(np.argmin(losses))
 
 

@@ -4,6 +4,7 @@ bundled dataset, and a short warm versus cold Optuna comparison."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -73,7 +74,7 @@ def step_warmstart(ctx: DemoContext) -> None:
     )
 
 
-def _objective(X: Any, y: Any, seed: int) -> Any:
+def _objective(X: Any, y: Any, seed: int, space: Mapping[str, Any] = SPACE) -> Any:
     """Validation log loss of LightGBM with early stopping (as TabRepo's runs were scored)."""
     import lightgbm as lgb
     import optuna
@@ -85,14 +86,14 @@ def _objective(X: Any, y: Any, seed: int) -> Any:
     def objective(trial: optuna.Trial) -> float:
         params = {
             "learning_rate": trial.suggest_float(
-                "learning_rate", *SPACE["learning_rate"], log=True
+                "learning_rate", *space["learning_rate"], log=True
             ),
-            "num_leaves": trial.suggest_int("num_leaves", *SPACE["num_leaves"], log=True),
-            "colsample_bytree": trial.suggest_float("colsample_bytree", *SPACE["colsample_bytree"]),
+            "num_leaves": trial.suggest_int("num_leaves", *space["num_leaves"], log=True),
+            "colsample_bytree": trial.suggest_float("colsample_bytree", *space["colsample_bytree"]),
             "min_child_samples": trial.suggest_int(
-                "min_child_samples", *SPACE["min_child_samples"], log=True
+                "min_child_samples", *space["min_child_samples"], log=True
             ),
-            "extra_trees": trial.suggest_categorical("extra_trees", SPACE["extra_trees"]),
+            "extra_trees": trial.suggest_categorical("extra_trees", space["extra_trees"]),
         }
         model = lgb.LGBMClassifier(
             n_estimators=2000, n_jobs=1, verbose=-1, random_state=0, **params
