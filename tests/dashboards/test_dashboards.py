@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from mileage.collectors.metadata import import_metadata
 from mileage.collectors.mlflow import MlflowCollector
 from mileage.dashboards import DASHBOARDS, stale
 from mileage.platform import daemon as daemon_module
 from mileage.platform.daemon import Daemon, JobSpec
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
+from mileage.testing import require_shared_data
 from mileage.testing.servers import PrometheusServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,6 +111,8 @@ def test_every_panel_query_returns_data(
         [*daemon_module.PROVIDERS, lambda d: [JobSpec("flaky:demo", "flaky", 60)]],
     )
     MlflowCollector(str(agnias47)).collect(sqlite_store)
+    # public meta-data, so the daemon's metalearner job trains a model and its panels have data
+    import_metadata(sqlite_store, "tabrepo-lightgbm", require_shared_data("tabrepo-lightgbm"))
     daemon = Daemon(
         Settings.load(job_backoff_seconds=0, job_retries=2),
         sqlite_store,

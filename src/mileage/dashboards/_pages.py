@@ -159,6 +159,43 @@ PLATFORM = DashboardSpec(
                 ),
             ),
         ),
+        (
+            "Meta-learner",
+            (
+                PanelSpec(
+                    "Warm-start model age",
+                    "stat",
+                    (
+                        Query(
+                            'mileage_metalearner_training_age_seconds{model="warmstart"}',
+                            "{{model}}",
+                            instant=True,
+                        ),
+                    ),
+                    "Time since the warm-start ranker was last trained from the trace store "
+                    "('mileage train warmstart' or the daemon's metalearner job, which retrains "
+                    "only when new runs arrived). Older than a few intervals: check the job.",
+                    unit="s",
+                    width=8,
+                    thresholds=((None, "green"), (3 * 86400.0, "orange"), (7 * 86400.0, "red")),
+                ),
+                PanelSpec(
+                    "Warm-start training tasks",
+                    "timeseries",
+                    (Query("mileage_metalearner_training_tasks", "{{model}}"),),
+                    "Tasks (datasets with scored LightGBM configurations) the newest model learnt "
+                    "from: public meta-data, OpenML and in-house MLflow runs. 0 before the first training.",
+                    width=8,
+                ),
+                PanelSpec(
+                    "Warm-start training scores",
+                    "timeseries",
+                    (Query("mileage_metalearner_training_scores", "{{model}}"),),
+                    "Scored (task, configuration) pairs the newest model learnt from.",
+                    width=8,
+                ),
+            ),
+        ),
     ),
 )
 

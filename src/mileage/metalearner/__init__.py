@@ -1,7 +1,11 @@
-"""The meta-learner: learns from collected traces what users do next and what to reuse.
+"""The meta-learner: learns from collected traces which configurations to try first, what
+users change next and which intermediates to reuse.
 
-Subpackages, imported on demand so ``import mileage.metalearner`` stays light:
+Subpackages and modules, imported on demand so ``import mileage.metalearner`` stays light:
 
+* :mod:`mileage.metalearner.metafeatures`: OpenML-style dataset meta-features.
+* :mod:`mileage.metalearner.warmstart`: the warm-start ranker; :mod:`.adapters` hand its
+  ranked configurations to Optuna, FLAML or JSON.
 * :mod:`mileage.metalearner.workflow`: workflows as DAGs of operators with exact fingerprints.
 * :mod:`mileage.metalearner.nextstep`: which operator the next iteration changes (LightGBM).
 * :mod:`mileage.metalearner.materialize`: the intermediate cache and the planner that decides
@@ -10,9 +14,12 @@ Subpackages, imported on demand so ``import mileage.metalearner`` stays light:
   iteration to MLflow and the trace store.
 
 The meta-learner reads what collectors stored through the trace store; it never imports them.
+Heavy libraries (LightGBM, scikit-learn, Optuna) are imported where used.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from mileage.metalearner._errors import (
     CacheCorruptionWarning,
@@ -21,11 +28,30 @@ from mileage.metalearner._errors import (
     NotCacheableError,
     WorkflowError,
 )
+from mileage.metalearner.metafeatures import compute_meta_features, meta_features_from_json
+
+if TYPE_CHECKING:
+    from mileage.metalearner.warmstart import ModelFormatError, WarmStartRanker
+
+_LAZY = {"ModelFormatError", "WarmStartRanker"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from mileage.metalearner import warmstart
+
+        return getattr(warmstart, name)
+    raise AttributeError(f"module 'mileage.metalearner' has no attribute {name!r}")
+
 
 __all__ = [
     "CacheCorruptionWarning",
     "CacheError",
     "ModelFileError",
+    "ModelFormatError",
     "NotCacheableError",
+    "WarmStartRanker",
     "WorkflowError",
+    "compute_meta_features",
+    "meta_features_from_json",
 ]

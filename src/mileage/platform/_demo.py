@@ -3,12 +3,13 @@
 Each capability joins the demo when it lands. Today: two people iterate on real
 scikit-learn and LightGBM models (bundled datasets), changing one thing at a time and
 logging to a local MLflow store; Mileage collects that store and shows the iteration chains.
-Then it imports TabRepo's public LightGBM table and ranks its configurations across tasks,
-and collects OpenML from recorded server answers (both from the shared reference data, and
-skipped with a message when that folder is absent). A simulated person iterates on a real
-pipeline through Mileage's executor and its intermediate cache, which shows the reuse and the
-predicted next change. The best model is registered under an alias and monitored on a clean
-and a faulty batch, and the scheduled daemon runs one cycle.
+Then it imports TabRepo's public LightGBM table, trains the warm-start ranker on it, asks it
+about a bundled dataset and compares a warm-started Optuna study with a cold one, and collects
+OpenML from recorded server answers (all from the shared reference data, and skipped with a
+message when that folder is absent). A simulated person iterates on a real pipeline through
+Mileage's executor and its intermediate cache, which shows the reuse and the predicted next
+change. The best model is registered under an alias and monitored on a clean and a faulty
+batch, and the scheduled daemon runs one cycle.
 Everything is written under ``<home>/demo`` (``.mileage/demo`` by default).
 """
 
@@ -30,6 +31,7 @@ from rich.table import Table
 from mileage.platform._demo_monitor import step_monitor
 from mileage.platform._demo_pipeline import step_reuse
 from mileage.platform._demo_public import step_metadata, step_openml
+from mileage.platform._demo_warmstart import step_warmstart
 from mileage.platform.progress import RichProgress
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
@@ -302,6 +304,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("collect", step_collect),
     ("chains", step_chains),
     ("metadata", step_metadata),
+    ("warmstart", step_warmstart),
     ("openml", step_openml),
     ("reuse", step_reuse),
     ("monitor", step_monitor),

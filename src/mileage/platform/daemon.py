@@ -118,12 +118,50 @@ def _mlflow_collector(uri: str, settings: Settings) -> Any:
     return MlflowCollector(uri, settings=settings)
 
 
+def metalearner_jobs(daemon: Daemon) -> list[JobSpec]:
+    """The warm-start retraining job, once the trace store holds something to learn from."""
+    from mileage.metalearner.traces import has_training_data
+
+    if not has_training_data(daemon.store):
+        return []
+    return [
+        JobSpec(
+            "metalearner:warmstart", "metalearner", daemon.settings.metalearner_interval_seconds
+        )
+    ]
+
+
+def run_metalearner(daemon: Daemon, spec: JobSpec) -> Mapping[str, Any]:
+    """Retrain the warm-start ranker when runs arrived since the newest model was trained."""
+    from mileage.metalearner.service import latest_signature, train_warmstart
+    from mileage.metalearner.traces import training_signature
+
+    current = training_signature(daemon.store)
+    if latest_signature(daemon.store) == current:
+        return {"retrained": False, "reason": "no new runs since the last model"}
+    report = train_warmstart(daemon.store)
+    return {
+        "retrained": True,
+        "model_id": report.model_id,
+        "tasks": report.tasks,
+        "configurations": report.configurations,
+        "seconds": report.seconds,
+    }
+
+
+def _metalearner_source() -> StoreMetricSource:
+    from mileage.metalearner.metrics import MetalearnerSource
+
+    return MetalearnerSource()
+
+
 #: Source kind -> factory(uri, settings) of a collector that can re-collect it.
 COLLECTOR_KINDS: dict[str, Callable[[str, Settings], Any]] = {"mlflow": _mlflow_collector}
-RUNNERS: dict[str, JobRunner] = {"collect": run_collect}
-PROVIDERS: list[JobProvider] = [collect_jobs]
+RUNNERS: dict[str, JobRunner] = {"collect": run_collect, "metalearner": run_metalearner}
+PROVIDERS: list[JobProvider] = [collect_jobs, metalearner_jobs]
 METRIC_SOURCES: list[tuple[str, Callable[[], StoreMetricSource]]] = [
-    ("collectors", CollectorsSource)
+    ("collectors", CollectorsSource),
+    ("metalearner", _metalearner_source),
 ]
 
 

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
         daemon_port: Port of /metrics and /healthz (0 picks a free one).
         daemon_workers: Jobs the daemon runs at the same time (never two runs of one job).
         collect_interval_seconds: How often the daemon collects each known source.
+        metalearner_interval_seconds: How often the daemon retrains the meta-learner (only
+            when the trace store holds training data and new runs arrived since the last model).
         job_retries: Attempts of a failing job within one scheduled run.
         job_backoff_seconds: First pause between attempts; doubles after each failure.
         misfire_grace_seconds: How late a missed run may still start after downtime (runs
@@ -81,6 +83,7 @@ class Settings(BaseSettings):
     daemon_port: int = Field(default=9464, ge=0, le=65535)
     daemon_workers: int = Field(default=4, ge=1, le=64)
     collect_interval_seconds: float = Field(default=300.0, gt=0)
+    metalearner_interval_seconds: float = Field(default=86400.0, gt=0)
     job_retries: int = Field(default=3, ge=1, le=20)
     job_backoff_seconds: float = Field(default=5.0, ge=0)
     misfire_grace_seconds: float = Field(default=3600.0, gt=0)

@@ -43,6 +43,11 @@ from mileage.platform.store.schema._core import (
 )
 from mileage.platform.store.schema._daemon import DAEMON_TABLES, job_runs
 from mileage.platform.store.schema._materialize import MATERIALIZE_TABLES, operator_executions
+from mileage.platform.store.schema._metalearner import (
+    METALEARNER_TABLES,
+    metalearner_model_files,
+    metalearner_models,
+)
 from mileage.platform.store.schema._monitors import (
     MONITOR_TABLES,
     monitor_findings,
@@ -57,6 +62,7 @@ __all__ = [
     "CORE_TABLES",
     "DAEMON_TABLES",
     "MATERIALIZE_TABLES",
+    "METALEARNER_TABLES",
     "MONITOR_TABLES",
     "NAMING",
     "Id",
@@ -71,6 +77,8 @@ __all__ = [
     "iterations",
     "job_runs",
     "metadata",
+    "metalearner_model_files",
+    "metalearner_models",
     "metric_histories",
     "model_aliases",
     "model_versions",
