@@ -19,6 +19,7 @@ from mileage.platform._cli_common import JsonOption, _State, _state, emit, handl
 from mileage.platform._cli_dashboards import dashboards_app
 from mileage.platform._cli_monitor import monitor_app
 from mileage.platform._cli_pipeline import nextstep_app, pipeline_app
+from mileage.platform._cli_suggestions import alerts_app, suggestions_app
 
 app = typer.Typer(
     name="mileage",
@@ -40,6 +41,8 @@ app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(nextstep_app, name="nextstep")
+app.add_typer(suggestions_app, name="suggestions")
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.callback()
