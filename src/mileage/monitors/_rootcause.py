@@ -11,9 +11,11 @@ findings of one run into :class:`Cause` objects, each with the kind of problem i
 * ``labels_unavailable``: labels could not be read or joined;
 * ``model_release``: predictions drifted, or performance fell, within a few batches of a new
   model version, with no input explaining it;
-* ``drift`` (features), ``prediction_drift`` (predictions alone), ``label_shift`` (labels);
-* ``slo_breach``, ``performance_regression``, ``slice_regression``: performance findings
-  nothing else explains.
+* ``drift`` (features, with the prediction drift they cause), ``prediction_drift``
+  (predictions alone), ``label_shift`` (labels that arrived, with the prediction drift and
+  the change of the metric that follow);
+* ``slo_breach``, ``performance_regression`` (with the prediction drift of the same batch),
+  ``slice_regression``: performance findings nothing else explains.
 
 The alert policy (:mod:`mileage.monitors.alerts`) matches causes to open alerts.
 """
@@ -179,9 +181,22 @@ def causes_of(findings: list[dict[str, Any]], ctx: RunContext) -> list[Cause]:
         prediction_drift = []
         causes.append(cause)
     released = ctx.release is not None or batch in ctx.release_batches
+    label_cause: Cause | None = None
+    if label_drift:
+        label_cause = Cause("label_shift", "label_shift")
+        label_cause.add(label_drift)
+        label_cause.columns = {ctx.label_column}
+        if not released and not explained_by_broken:
+            # the mix of labels changed: the predictions and the metric follow from it
+            label_cause.add(prediction_drift)
+            prediction_drift = []
+            label_cause.add(performance)
+            performance = []
     if prediction_drift:
         if released:
             causes.append(_release(prediction_drift, ctx))
+        elif performance and not explained_by_broken:
+            pass  # the model got worse and its predictions moved: one problem (below)
         else:
             cause = Cause("prediction_drift", "prediction_drift")
             cause.add(prediction_drift)
@@ -204,23 +219,22 @@ def causes_of(findings: list[dict[str, Any]], ctx: RunContext) -> list[Cause]:
                 causes.append(release)
             release.add(performance)
             performance = []
-    for f in performance:
-        kind = "slo_breach" if f["check"] == "slo" else "performance_regression"
-        key = "slo" if kind == "slo_breach" else "performance"
-        existing = next((c for c in causes if c.key == key), None)
-        if existing is None:
-            existing = Cause(kind, key)
-            causes.append(existing)
-        existing.add([f])
+    if performance:
+        breach = any(f["check"] == "slo" for f in performance)
+        cause = Cause(
+            *(("slo_breach", "slo") if breach else ("performance_regression", "performance"))
+        )
+        cause.add(performance)
+        if prediction_drift:
+            cause.add(prediction_drift)
+            cause.columns = {ctx.prediction_column}
+        causes.append(cause)
     for name, fs in sorted(slices.items()):
         cause = Cause("slice_regression", f"slice:{name}")
         cause.add(fs)
         causes.append(cause)
-    if label_drift:
-        cause = Cause("label_shift", "label_shift")
-        cause.add(label_drift)
-        cause.columns = {ctx.label_column}
-        causes.append(cause)
+    if label_cause is not None:
+        causes.append(label_cause)
     if labels:
         cause = Cause("labels_unavailable", "labels")
         cause.add(labels)

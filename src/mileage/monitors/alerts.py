@@ -12,7 +12,8 @@ so a crash re-reads nothing twice and loses nothing) the policy
 3. **grades** each alert ``page``, ``ticket`` or ``info``: a broken data contract (blocking
    validation, unreadable batch) or a broken SLO pages at once; drift pages only after it has
    persisted for ``page_drift_after`` batches *and* the SLO is at risk, and is a ticket
-   before that or when performance is fine; the rest are tickets;
+   before that or when performance is fine; the rest are tickets. An alert someone has
+   acknowledged still escalates, but pages nobody: its owner is already on it;
 4. **demotes** (never mutes) alert types that people do not act on: when, for one pipeline
    and kind, fewer than ``demote_below`` of the last closed alerts led to an accepted remedy
    or a manual resolution, a new alert of that kind drops one level (page to ticket, ticket
@@ -508,16 +509,27 @@ class _RunPass:
         self._link(int(alert["id"]), cause.findings)
         alert.update(values)
         if LEVELS.index(effective) > LEVELS.index(old):
+            acknowledged = alert["status"] == "acknowledged"
             self._event(
                 int(alert["id"]),
                 "escalated",
                 effective,
-                {"from": old, "to": effective, "batch": batch, "batches": batches, "slo": slo},
+                {
+                    "from": old,
+                    "to": effective,
+                    "batch": batch,
+                    "batches": batches,
+                    "slo": slo,
+                    "notified": not acknowledged,
+                },
             )
-            self.report.escalated.append(int(alert["id"]))
-            self.report.notifications.append(
-                Notification(int(alert["id"]), alert["kind"], effective, "escalated")
-            )
+            if acknowledged:  # someone is on it: the inbox shows the new level, nobody is paged
+                self.report.updated.append(int(alert["id"]))
+            else:
+                self.report.escalated.append(int(alert["id"]))
+                self.report.notifications.append(
+                    Notification(int(alert["id"]), alert["kind"], effective, "escalated")
+                )
         else:
             self.report.updated.append(int(alert["id"]))
 

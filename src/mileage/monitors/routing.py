@@ -476,7 +476,11 @@ class Dispatcher:
         return Message(s, a, others, config, level or a["level"])
 
     def route_alerts(self, alert_ids: list[int]) -> list[DeliveryOutcome]:
-        """Deliver each alert's primary suggestion at the alert's level, once per router."""
+        """Deliver each open alert's primary suggestion at its level, once per router.
+
+        Acknowledged alerts are not sent again (their owner is on them); resolved ones
+        neither. An automatic rollback's suggestion, applied in the same cycle, is sent.
+        """
         out: list[DeliveryOutcome] = []
         if not alert_ids:
             return out
@@ -484,7 +488,11 @@ class Dispatcher:
             rows = conn.execute(
                 select(t.suggestions.c.id, t.suggestions.c.alert_id, t.alerts.c.level)
                 .join(t.alerts, t.alerts.c.id == t.suggestions.c.alert_id)
-                .where(t.suggestions.c.alert_id.in_(alert_ids), t.suggestions.c.rank == 1)
+                .where(
+                    t.suggestions.c.alert_id.in_(alert_ids),
+                    t.suggestions.c.rank == 1,
+                    t.alerts.c.status == "open",  # acknowledged: someone is on it already
+                )
                 .order_by(t.suggestions.c.id)
             ).all()
         for sid, _, level in rows:
@@ -599,8 +607,8 @@ class Dispatcher:
         retries = self.settings.route_retries
         backoff = self.settings.route_backoff_seconds
         attempts = int(row["attempts"])
-        error: str | None = None
-        for i in range(retries):
+        error: str | None = row.get("last_error")
+        for i in range(max(0, min(retries, self.settings.route_max_attempts - attempts))):
             attempts += 1
             try:
                 status = router.deliver(message)
@@ -614,7 +622,7 @@ class Dispatcher:
                     error,
                 )
                 self._save(row["id"], status="pending", attempts=attempts, last_error=error)
-                if i + 1 < retries:
+                if i + 1 < retries and attempts < self.settings.route_max_attempts:
                     self.sleep(backoff * 2**i)
                 continue
             status = "skipped" if status == "skipped" else "delivered"
