@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from mileage.monitors.alerts import POLICY, record_event
+from mileage.monitors._alert_state import POLICY, record_event
 from mileage.platform.errors import MileageError
 from mileage.platform.store import TraceStore, utcnow
 from mileage.platform.store import schema as t
