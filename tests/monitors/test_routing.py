@@ -457,3 +457,25 @@ def test_router_plugins_load_and_a_broken_one_is_a_warning(tmp_path: Path, monke
         pytest.raises(ConfigError, match=r"'pagerduty' unknown; available: .*chat"),
     ):
         load_routers(settings, ["pagerduty"])
+
+
+def test_a_cycle_that_stopped_after_the_policy_is_finished_by_the_next(
+    sqlite_store: TraceStore, cancer, tmp_path: Path
+) -> None:
+    from mileage.monitors import AlertPolicy
+
+    _synthetic_alert(sqlite_store, cancer, tmp_path)
+    assert AlertPolicy(sqlite_store).process("cancer").opened  # then the process died
+    assert list_suggestions(sqlite_store) == []
+    pager = Broken()
+    pager.deliver = lambda message: "delivered"  # type: ignore[method-assign]
+    response = respond(sqlite_store, "cancer", settings=_settings(tmp_path), routers=[pager])
+    assert response.alerts.runs == 0  # nothing new to read ...
+    (s,) = list_suggestions(sqlite_store)  # ... but the alert got its suggestion
+    assert s["kind"] == "fix_upstream"
+    assert {(d.router, d.status) for d in response.deliveries} == {
+        ("inbox", "delivered"),
+        ("pager", "delivered"),
+    }
+    again = respond(sqlite_store, "cancer", settings=_settings(tmp_path), routers=[pager])
+    assert again.deliveries == [] and again.suggestions.created == []

@@ -90,8 +90,11 @@ def respond(
         1
     """
     alerts = AlertPolicy(store, clock=clock).process(pipeline)
+    # open alerts without suggestions or deliveries: an earlier cycle stopped half-way (the
+    # policy's cursor had already moved on), so this one finishes its work
+    unanswered, open_ids = _open_alerts(store, pipeline)
     engine = SuggestionEngine(store, home=home or settings.home, warm_start=warm_start, clock=clock)
-    suggestions = engine.suggest(pipeline, alerts.touched)
+    suggestions = engine.suggest(pipeline, sorted({*alerts.touched, *unanswered}))
     dispatcher = Dispatcher(
         store,
         load_routers(settings) if routers is None else routers,
@@ -100,11 +103,28 @@ def respond(
         clock=clock,
     )
     deliveries = dispatcher.retry_pending(pipeline)
-    deliveries += dispatcher.route_alerts(alerts.touched)
+    deliveries += dispatcher.route_alerts(sorted({*alerts.touched, *open_ids}))
     for sid in suggestions.updated:
         if sid not in {d.suggestion_id for d in deliveries}:
             dispatcher.refresh(sid)
     return RespondReport(pipeline, alerts, suggestions, deliveries)
+
+
+def _open_alerts(store: TraceStore, pipeline: str) -> tuple[list[int], list[int]]:
+    """Open alerts of a pipeline that have no suggestion yet, and all open ones."""
+    from sqlalchemy import select
+
+    from mileage.platform.store import schema as t
+
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(t.alerts.c.id, t.suggestions.c.id.label("suggestion"))
+            .outerjoin(t.suggestions, t.suggestions.c.alert_id == t.alerts.c.id)
+            .where(t.alerts.c.pipeline == pipeline, t.alerts.c.status == "open")
+        ).all()
+    return sorted({int(r.id) for r in rows if r.suggestion is None}), sorted(
+        {int(r.id) for r in rows}
+    )
 
 
 def monitor_cycle(

@@ -500,17 +500,21 @@ class Dispatcher:
         return out
 
     def route(self, suggestion_id: int, level: str | None = None) -> list[DeliveryOutcome]:
-        """Deliver one suggestion through the inbox and every router not done at this level."""
-        message = self.message(suggestion_id, level)
-        out = [self._ensure(suggestion_id, INBOX, message.level, delivered=True)]
+        """Deliver one suggestion through the inbox and every router that has not had it at
+        this level yet (pending deliveries are left to :meth:`retry_pending`)."""
+        if level is None:
+            level = self.message(suggestion_id).level
+        out: list[DeliveryOutcome] = []
+        if self._row(suggestion_id, INBOX, level) is None:
+            out.append(self._ensure(suggestion_id, INBOX, level, delivered=True))
+        message: Message | None = None
         for router in self.routers:
-            row = self._row(suggestion_id, router.name, message.level)
-            if row is not None and row["status"] in ("delivered", "skipped", "failed"):
+            if self._row(suggestion_id, router.name, level) is not None:
                 continue
-            if row is None:
-                self._ensure(suggestion_id, router.name, message.level, delivered=False)
-                row = self._row(suggestion_id, router.name, message.level)
+            self._ensure(suggestion_id, router.name, level, delivered=False)
+            row = self._row(suggestion_id, router.name, level)
             assert row is not None
+            message = message or self.message(suggestion_id, level)
             out.append(self._attempt(router, message, row))
         self.outcomes.extend(out)
         return out
