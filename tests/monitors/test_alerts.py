@@ -164,7 +164,7 @@ def test_repeats_are_deduplicated_and_one_cause_is_one_alert(
     (alert,) = alerts_of(any_store)
     assert alert["kind"] == "broken_column" and alert["level"] == "page"
     assert alert["columns"] == ["mean_radius"] and alert["batches"] == 3
-    assert alert["slo_at_risk"] is True and alert["owner"] == "oncology-ml"
+    assert alert["slo_breached"] is True and alert["owner"] == "oncology-ml"
     assert "mean_radius" in alert["title"] and "100% of values outside" in alert["title"]
     with any_store.connect() as conn:
         linked = conn.execute(select(func.count()).select_from(t.alert_findings)).scalar_one()

@@ -358,7 +358,7 @@ def _rollback(alert: dict[str, Any], ctx: SuggestContext) -> Remedy | None:
         return None
     if fallback_name not in (None, registered):
         return None
-    slo_breached = bool(alert["slo_at_risk"])
+    slo_breached = bool(alert["slo_breached"])
     auto = config.rollback_policy == "auto" and slo_breached
     before = {"model": registered, "aliases": {alias: current_number}}
     after = {"model": registered, "aliases": {alias: fallback_number}}

@@ -377,7 +377,7 @@ class _RunPass:
             "policy_level": level,
             "status": "open",
             "demoted": demote,
-            "slo_at_risk": cause.slo_breach,
+            "slo_breached": cause.slo_breach,
             "owner": self.config.owner or "unassigned",
             "model_version": version,
             "columns": sorted(cause.columns),
@@ -430,7 +430,7 @@ class _RunPass:
         new_batch = batch not in (alert["evidence"] or {}).get("batches", [])
         batches = int(alert["batches"]) + (1 if new_batch else 0)
         columns = sorted({*alert["columns"], *cause.columns})
-        slo_breach = bool(alert["slo_at_risk"]) or cause.slo_breach
+        slo_breach = bool(alert["slo_breached"]) or cause.slo_breach
         level = policy_level(
             alert["kind"],
             blocking=evidence["blocking"],
@@ -446,7 +446,7 @@ class _RunPass:
         values = {
             "level": effective,
             "policy_level": level,
-            "slo_at_risk": slo_breach,
+            "slo_breached": slo_breach,
             "columns": columns,
             "evidence": evidence,
             "title": title_of(alert["kind"], evidence, set(columns)),

@@ -40,7 +40,7 @@ alerts = Table(
     Column("policy_level", String(16), nullable=False),
     Column("status", String(16), nullable=False),
     Column("demoted", Boolean, nullable=False),
-    Column("slo_at_risk", Boolean, nullable=False),
+    Column("slo_breached", Boolean, nullable=False),
     Column("owner", String(256), nullable=False),
     Column("model_version", String(256)),
     Column("columns", Json, nullable=False),

@@ -52,7 +52,7 @@ def upgrade() -> None:
         sa.Column("policy_level", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("demoted", sa.Boolean(), nullable=False),
-        sa.Column("slo_at_risk", sa.Boolean(), nullable=False),
+        sa.Column("slo_breached", sa.Boolean(), nullable=False),
         sa.Column("owner", sa.String(length=256), nullable=False),
         sa.Column("model_version", sa.String(length=256), nullable=True),
         sa.Column("columns", _json(), nullable=False),
