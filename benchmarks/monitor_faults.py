@@ -43,6 +43,7 @@ import sys
 import time
 import warnings
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -288,9 +289,25 @@ def ours(
     return report, time.perf_counter() - started
 
 
-def run_dataset(
-    ds: Dataset, args: argparse.Namespace, rng: np.random.Generator
-) -> list[dict[str, Any]]:
+@dataclass
+class Setup:
+    """A data set made ready for monitoring: reference, pool, model, suite, config."""
+
+    ds: Dataset
+    frame: pd.DataFrame
+    ref_raw: pd.DataFrame
+    pool: pd.DataFrame
+    model: Model
+    ref: pd.DataFrame
+    ref_labelled: pd.DataFrame
+    numeric: list[str]
+    important: str
+    config: MonitorConfig
+    suite: dict[str, Any]
+
+
+def prepare(ds: Dataset) -> Setup:
+    """Split (reference 50%, pool), fit the model, infer the suite (deterministic)."""
     frame = ds.frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
     half = len(frame) // 2
     ref_raw, pool = (
@@ -314,8 +331,52 @@ def run_dataset(
         performance={"metric": "accuracy" if ds.task == "classification" else "mae"},
     )
     suite = infer_suite(ref, exclude=("prediction",))
-    persistence = DriftOptions().persistence
+    return Setup(
+        ds, frame, ref_raw, pool, model, ref, ref_labelled, numeric, important, config, suite
+    )
+
+
+def sequences(
+    setup: Setup, args: argparse.Namespace, rng: np.random.Generator
+) -> Iterator[tuple[str, str | None, pd.DataFrame, str | None]]:
+    """The batches of one data set in benchmark order: ``(kind, fault, batch, column to name)``.
+
+    Kinds: ``clean`` (a sequence), ``benign``, ``real_change`` (sequences), ``fault`` (each
+    checked on its own). Batches are unscored (no prediction column).
+    """
+    ds, frame, pool = setup.ds, setup.frame, setup.pool
     lo, hi = min(200, len(pool) // 2), min(1000, len(pool))
+    for _ in range(args.clean):
+        m = int(rng.integers(lo, hi + 1))
+        idx = rng.choice(len(pool), size=m, replace=m > len(pool))
+        yield "clean", None, pool.iloc[idx].drop(columns=[ds.target]).reset_index(drop=True), None
+    whole = frame.drop(columns=[ds.target])
+    for _ in range(args.benign):
+        idx = rng.choice(len(whole), size=args.benign_rows, replace=True)
+        yield "benign", None, whole.iloc[idx].reset_index(drop=True), None
+    for i in range(args.benign if ds.real_change_sources else 0):
+        src = ds.real_change_sources[i % len(ds.real_change_sources)]
+        idx = rng.choice(len(src), size=args.benign_rows, replace=True)
+        yield "real_change", None, src.iloc[idx].reset_index(drop=True), None
+    for fault in FAULTS:
+        for _ in range(args.reps):
+            m = int(rng.integers(lo, hi + 1))
+            idx = rng.choice(len(pool), size=m, replace=m > len(pool))
+            clean = pool.iloc[idx].drop(columns=[ds.target]).reset_index(drop=True)
+            injected = inject(fault, clean, ds, pool, rng, setup.numeric, setup.important, m)
+            if injected is None:
+                break
+            batch, expected = injected
+            yield "fault", fault, batch, expected
+
+
+def run_dataset(
+    ds: Dataset, args: argparse.Namespace, rng: np.random.Generator
+) -> list[dict[str, Any]]:
+    setup = prepare(ds)
+    model, ref, ref_labelled = setup.model, setup.ref, setup.ref_labelled
+    config, suite = setup.config, setup.suite
+    persistence = DriftOptions().persistence
     records: list[dict[str, Any]] = []
 
     def record(
@@ -358,38 +419,13 @@ def run_dataset(
                     history.setdefault(s.column, []).append(int(s.value or 0))
                     del history[s.column][: -(persistence - 1)]
 
-    clean_history: dict[str, list[int]] = {}
-    for _ in range(args.clean):
-        m = int(rng.integers(lo, hi + 1))
-        idx = rng.choice(len(pool), size=m, replace=m > len(pool))
-        record(
-            "clean",
-            None,
-            pool.iloc[idx].drop(columns=[ds.target]).reset_index(drop=True),
-            None,
-            clean_history,
-        )
-    benign_history: dict[str, list[int]] = {}
-    whole = frame.drop(columns=[ds.target])
-    for _ in range(args.benign):
-        idx = rng.choice(len(whole), size=args.benign_rows, replace=True)
-        record("benign", None, whole.iloc[idx].reset_index(drop=True), None, benign_history)
-    change_history: dict[str, list[int]] = {}
-    for i in range(args.benign if ds.real_change_sources else 0):
-        src = ds.real_change_sources[i % len(ds.real_change_sources)]
-        idx = rng.choice(len(src), size=args.benign_rows, replace=True)
-        record("real_change", None, src.iloc[idx].reset_index(drop=True), None, change_history)
-    for fault in FAULTS:
-        for _ in range(args.reps):
-            m = int(rng.integers(lo, hi + 1))
-            idx = rng.choice(len(pool), size=m, replace=m > len(pool))
-            clean = pool.iloc[idx].drop(columns=[ds.target]).reset_index(drop=True)
-            injected = inject(fault, clean, ds, pool, rng, numeric, important, m)
-            if injected is None:
-                break
-            batch, expected = injected
-            record("fault", fault, batch, expected, None)
-    print(f"  {ds.name}: {len(records)} batches, important feature {important!r}", file=sys.stderr)
+    histories: dict[str, dict[str, list[int]]] = {"clean": {}, "benign": {}, "real_change": {}}
+    for kind, fault, batch, expected in sequences(setup, args, rng):
+        record(kind, fault, batch, expected, histories.get(kind))
+    print(
+        f"  {ds.name}: {len(records)} batches, important feature {setup.important!r}",
+        file=sys.stderr,
+    )
     return records
 
 

@@ -17,11 +17,14 @@ from prometheus_client import CollectorRegistry
 from mileage.collectors.metadata import import_metadata
 from mileage.collectors.mlflow import MlflowCollector
 from mileage.dashboards import DASHBOARDS, stale
+from mileage.monitors import create_monitor
+from mileage.monitors._inbox import dismiss_suggestion, list_suggestions
 from mileage.platform import daemon as daemon_module
 from mileage.platform.daemon import Daemon, JobSpec
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
 from mileage.testing import require_shared_data
+from mileage.testing.monitoring import cancer_data, monitored_pipeline, register_model
 from mileage.testing.servers import PrometheusServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +97,7 @@ def _concrete(expr: str) -> str:
 
 @pytest.mark.slow
 def test_every_panel_query_returns_data(
-    sqlite_store: TraceStore, agnias47: Path, monkeypatch: pytest.MonkeyPatch
+    sqlite_store: TraceStore, agnias47: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     calls = {"n": 0}
 
@@ -113,11 +116,21 @@ def test_every_panel_query_returns_data(
     MlflowCollector(str(agnias47)).collect(sqlite_store)
     # public meta-data, so the daemon's metalearner job trains a model and its panels have data
     import_metadata(sqlite_store, "tabrepo-lightgbm", require_shared_data("tabrepo-lightgbm"))
+    # a monitored pipeline whose second batch breaks a column upstream: the daemon's monitor
+    # job checks it, opens alerts and routes suggestions, so every monitor series exists
+    data = cancer_data()
+    model = register_model(data, tmp_path)
+    for name in ("cancer", "cancer-b"):
+        create_monitor(sqlite_store, monitored_pipeline(data, tmp_path, model, name=name))
     daemon = Daemon(
-        Settings.load(job_backoff_seconds=0, job_retries=2),
+        Settings.load(job_backoff_seconds=0, job_retries=2, home=tmp_path / "home"),
         sqlite_store,
         registry=CollectorRegistry(),
     )
+    monitored = [r for r in daemon.run_once() if r["job"].startswith("monitor:")]
+    assert [r["status"] for r in monitored] == ["succeeded"] * 2, monitored
+    for s in list_suggestions(sqlite_store, pipeline="cancer-b"):
+        dismiss_suggestion(sqlite_store, s["id"], by="ana")  # a decision: actionability
     daemon.metrics.scheduler_leader.set(1)
     host, port = daemon.serve_http("127.0.0.1", 0)
     try:

@@ -257,3 +257,48 @@ def test_postgres_leader_lock_admits_one_replica(postgres: Any) -> None:
     assert b.acquire()
     b.release()
     store.close()
+
+
+def test_a_monitor_job_checks_alerts_and_routes_in_one_run(
+    sqlite_store: TraceStore, tmp_path: Path
+) -> None:
+    from mileage.monitors import create_monitor
+    from mileage.monitors._inbox import list_suggestions
+    from mileage.testing.monitoring import cancer_data, monitored_pipeline, register_model
+
+    data = cancer_data()
+    create_monitor(sqlite_store, monitored_pipeline(data, tmp_path, register_model(data, tmp_path)))
+    registry = CollectorRegistry()
+    daemon = Daemon(_settings(home=tmp_path / "home", routers=[]), sqlite_store, registry=registry)
+    specs = {s.id: s for s in daemon.specs()}
+    assert specs["monitor:cancer"].interval_seconds == 86400  # the monitor's cadence, 1d
+    (run,) = [r for r in daemon.run_once() if r["job"] == "monitor:cancer"]
+    assert run["status"] == "succeeded", run
+    detail = json.loads(run["detail"])
+    assert (
+        detail["batches"] == 2 and detail["pages"] == 1 and detail["deliveries"]["delivered"] >= 1
+    )
+    (s,) = [s for s in list_suggestions(sqlite_store) if s["kind"] == "fix_upstream"]
+    assert s["owner"] == "oncology-ml"  # reached its owner in the run that found the fault
+    labels = {"pipeline": "cancer", "severity": "page", "kind": "broken_column"}
+    assert _sample(registry, "mileage_open_alerts", labels) == 1.0
+    failures = registry.get_sample_value(
+        "mileage_monitor_validation_failures",
+        {"pipeline": "cancer", "model": "cancer", "version": "1", "severity": "blocking"},
+    )
+    assert failures is not None and failures >= 1
+    drift = [
+        s for m in registry.collect() if m.name == "mileage_monitor_drift_score" for s in m.samples
+    ]
+    assert 0 < len(drift) <= 5 and all(
+        set(s.labels) == {"pipeline", "model", "version", "feature"} for s in drift
+    )
+    margin = _sample(
+        registry,
+        "mileage_monitor_slo_margin",
+        {"pipeline": "cancer", "model": "cancer", "version": "1"},
+    )
+    assert margin is not None and margin < 0  # the broken batch broke the SLO
+    (rerun,) = [r for r in daemon.run_once() if r["job"] == "monitor:cancer"]
+    again = json.loads(rerun["detail"])
+    assert again["batches"] == 0 and again["runs_read"] == 0  # idempotent: nothing twice

@@ -199,4 +199,363 @@ PLATFORM = DashboardSpec(
     ),
 )
 
-DASHBOARDS: tuple[DashboardSpec, ...] = (PLATFORM,)
+# -- on-call: what needs a person now, across pipelines ----------------------------------------
+
+PIPELINE_LINK = (("Pipeline drill-down", "/d/mileage-pipeline"),)
+
+ONCALL = DashboardSpec(
+    uid="mileage-oncall",
+    title="Mileage / On call",
+    description=(
+        "What needs a person now: alerts grouped by likely cause (not one per finding), the "
+        "suggestions waiting for a decision, and which pipelines break their SLO."
+    ),
+    variables=(Variable("pipeline", "Pipeline", "label_values(mileage_open_alerts, pipeline)"),),
+    rows=(
+        (
+            "Now",
+            (
+                PanelSpec(
+                    "Pages open",
+                    "stat",
+                    (
+                        Query(
+                            'sum(mileage_open_alerts{severity="page", pipeline=~"$pipeline"}) or vector(0)',
+                            instant=True,
+                        ),
+                    ),
+                    "Open page-level alerts: a broken data contract, an unreadable batch, a broken SLO, or drift that persisted while the SLO is at risk. Each is one likely cause, however many findings it groups.",
+                    thresholds=RED_ABOVE_0,
+                    links=PIPELINE_LINK,
+                ),
+                PanelSpec(
+                    "Tickets open",
+                    "stat",
+                    (
+                        Query(
+                            'sum(mileage_open_alerts{severity="ticket", pipeline=~"$pipeline"}) or vector(0)',
+                            instant=True,
+                        ),
+                    ),
+                    "Open ticket-level alerts: worth a look this shift, nobody is woken up.",
+                    thresholds=((None, "green"), (1.0, "orange")),
+                ),
+                PanelSpec(
+                    "Suggestions waiting",
+                    "stat",
+                    (
+                        Query(
+                            'sum(mileage_open_suggestions{pipeline=~"$pipeline"}) or vector(0)',
+                            instant=True,
+                        ),
+                    ),
+                    "Remedies in the inbox waiting for a decision: 'mileage suggestions list', then show / accept / dismiss.",
+                ),
+                PanelSpec(
+                    "Pipelines breaking their SLO",
+                    "stat",
+                    (
+                        Query(
+                            'count(mileage_monitor_slo_margin{pipeline=~"$pipeline"} < 0) or vector(0)',
+                            instant=True,
+                        ),
+                    ),
+                    "Pipelines whose latest final metric is below their SLO: broken by definition.",
+                    thresholds=RED_ABOVE_0,
+                ),
+            ),
+        ),
+        (
+            "Alerts and suggestions",
+            (
+                PanelSpec(
+                    "Open alerts",
+                    "table",
+                    (
+                        Query(
+                            'sum by (pipeline, severity, kind) (mileage_open_alerts{pipeline=~"$pipeline", kind!="none"}) > 0',
+                            instant=True,
+                        ),
+                    ),
+                    "Open alerts by pipeline, level and kind of likely cause. Details: 'mileage alerts list', 'mileage alerts show ID'.",
+                    width=12,
+                    links=PIPELINE_LINK,
+                ),
+                PanelSpec(
+                    "Suggestions waiting by kind",
+                    "table",
+                    (
+                        Query(
+                            'sum by (pipeline, kind) (mileage_open_suggestions{pipeline=~"$pipeline", kind!="none"}) > 0',
+                            instant=True,
+                        ),
+                    ),
+                    "Remedies waiting: rollback, retrain, fix upstream, refresh the reference, add a slice to the validation set.",
+                    width=12,
+                ),
+                PanelSpec(
+                    "Notifications sent (24h)",
+                    "timeseries",
+                    (
+                        Query(
+                            'sum by (severity) (increase(mileage_alert_notifications_total{pipeline=~"$pipeline"}[1d]))',
+                            "{{severity}}",
+                        ),
+                    ),
+                    "Pages and tickets sent over the last day (an alert opened or escalated). Repeats of an open alert are not sent again.",
+                    width=12,
+                ),
+                PanelSpec(
+                    "Acted on, by alert kind",
+                    "table",
+                    (
+                        Query(
+                            'mileage_alert_actionability_ratio{pipeline=~"$pipeline"}',
+                            "{{pipeline}} {{kind}}",
+                            instant=True,
+                        ),
+                    ),
+                    "Share of closed alerts of each kind that people acted on. Kinds below 20% are demoted one level (never muted): see 'mileage alerts list --demoted'.",
+                    unit="percentunit",
+                    width=12,
+                ),
+                PanelSpec(
+                    "Demoted alerts open",
+                    "stat",
+                    (
+                        Query(
+                            'sum(mileage_open_alerts_demoted{pipeline=~"$pipeline"}) or vector(0)',
+                            instant=True,
+                        ),
+                    ),
+                    "Open alerts shown one level lower because their kind is rarely acted on; still in the inbox and in 'mileage alerts list'.",
+                ),
+                PanelSpec(
+                    "Deliveries by router",
+                    "table",
+                    (
+                        Query(
+                            "sum by (router, status) (mileage_suggestion_deliveries)",
+                            instant=True,
+                        ),
+                    ),
+                    "Suggestion deliveries per router (inbox, MLflow tags, webhook, plugins) and status; pending ones are retried with backoff, failed ones stay in the inbox.",
+                    width=18,
+                ),
+            ),
+        ),
+        (
+            "Pipelines",
+            (
+                PanelSpec(
+                    "SLO margin",
+                    "table",
+                    (
+                        Query(
+                            'mileage_monitor_slo_margin{pipeline=~"$pipeline"}',
+                            "{{pipeline}} {{model}}/{{version}}",
+                            instant=True,
+                        ),
+                    ),
+                    "Latest final metric minus the SLO (below 0: broken). Provisional figures (labels still missing) are not shown here.",
+                    width=12,
+                    thresholds=((None, "red"), (0.0, "green")),
+                    links=PIPELINE_LINK,
+                ),
+                PanelSpec(
+                    "Latest batch: failed validation checks",
+                    "table",
+                    (
+                        Query(
+                            'sum by (pipeline, severity) (mileage_monitor_validation_failures{pipeline=~"$pipeline"})',
+                            instant=True,
+                        ),
+                    ),
+                    "Failed validation checks of each pipeline's latest batch, by severity.",
+                    width=6,
+                    thresholds=RED_ABOVE_0,
+                ),
+                PanelSpec(
+                    "Time since last check",
+                    "table",
+                    (
+                        Query(
+                            'time() - mileage_monitor_last_check_timestamp_seconds{pipeline=~"$pipeline"}',
+                            "{{pipeline}}",
+                            instant=True,
+                        ),
+                    ),
+                    "Seconds since each pipeline's latest batch was checked; compare with its cadence.",
+                    unit="s",
+                    width=6,
+                ),
+            ),
+        ),
+    ),
+)
+
+# -- one pipeline: health, quality, data, delay ------------------------------------------------
+
+_P = 'pipeline=~"$pipeline", version=~"$model_version"'
+
+PIPELINE = DashboardSpec(
+    uid="mileage-pipeline",
+    title="Mileage / Pipeline",
+    description=(
+        "One monitored pipeline: its alerts and suggestions, performance against the SLO per "
+        "slice, the latest batch's validation failures and drift, and label delay."
+    ),
+    variables=(
+        Variable(
+            "pipeline",
+            "Pipeline",
+            "label_values(mileage_monitor_last_check_timestamp_seconds, pipeline)",
+        ),
+        Variable(
+            "model_version",
+            "Model version",
+            'label_values(mileage_monitor_drift_score{pipeline=~"$pipeline"}, version)',
+        ),
+    ),
+    rows=(
+        (
+            "Health",
+            (
+                PanelSpec(
+                    "Open alerts",
+                    "stat",
+                    (
+                        Query(
+                            'sum(mileage_open_alerts{pipeline=~"$pipeline"}) or vector(0)',
+                            instant=True,
+                        ),
+                    ),
+                    "Open alerts of this pipeline, one per likely cause.",
+                    thresholds=RED_ABOVE_0,
+                ),
+                PanelSpec(
+                    "SLO margin",
+                    "stat",
+                    (Query(f"min(mileage_monitor_slo_margin{{{_P}}})", instant=True),),
+                    "Latest final metric minus the SLO; below 0 the pipeline is broken.",
+                    thresholds=((None, "red"), (0.0, "green")),
+                ),
+                PanelSpec(
+                    "Label coverage",
+                    "stat",
+                    (Query(f"min(mileage_monitor_label_coverage_ratio{{{_P}}})", instant=True),),
+                    "Share of the latest judged batch's predictions that have a label; the metric is provisional below the monitor's minimum (50% by default).",
+                    unit="percentunit",
+                    thresholds=((None, "orange"), (0.5, "green")),
+                ),
+                PanelSpec(
+                    "Label lag (median)",
+                    "stat",
+                    (
+                        Query(
+                            f'max(mileage_monitor_label_lag_seconds{{{_P}, quantile="0.5"}})',
+                            instant=True,
+                        ),
+                    ),
+                    "Median delay between a prediction and its label in the latest judged batch.",
+                    unit="s",
+                ),
+            ),
+        ),
+        (
+            "Quality",
+            (
+                PanelSpec(
+                    "Metric by slice and SLO",
+                    "timeseries",
+                    (
+                        Query(f"mileage_monitor_performance{{{_P}}}", "{{slice}} {{metric}}"),
+                        Query('mileage_monitor_slo{pipeline=~"$pipeline"}', "SLO"),
+                    ),
+                    "Latest final metric overall ('all') and per declared slice, against the SLO; a slice can fall while the overall metric rises.",
+                    width=16,
+                ),
+                PanelSpec(
+                    "Suggestions waiting",
+                    "table",
+                    (
+                        Query(
+                            'sum by (kind) (mileage_open_suggestions{pipeline=~"$pipeline", kind!="none"}) > 0',
+                            instant=True,
+                        ),
+                    ),
+                    "Remedies for this pipeline waiting in the inbox ('mileage suggestions list --pipeline NAME').",
+                    width=8,
+                ),
+            ),
+        ),
+        (
+            "Data",
+            (
+                PanelSpec(
+                    "Drift score, most drifted columns",
+                    "timeseries",
+                    (Query(f"mileage_monitor_drift_score{{{_P}}}", "{{feature}}"),),
+                    "Effect size (normed Wasserstein or Jensen-Shannon distance) of the 5 most drifted columns of the latest batch; 0.1 alarms when significant.",
+                    width=12,
+                ),
+                PanelSpec(
+                    "Drifted columns",
+                    "timeseries",
+                    (Query(f"mileage_monitor_drifted_features_ratio{{{_P}}}", "{{pipeline}}"),),
+                    "Share of the columns tested in the latest batch whose drift alarmed.",
+                    unit="percentunit",
+                    width=12,
+                ),
+                PanelSpec(
+                    "Failed validation checks",
+                    "timeseries",
+                    (
+                        Query(
+                            f"mileage_monitor_validation_failures{{{_P}}}",
+                            "{{severity}}",
+                        ),
+                    ),
+                    "Failed validation checks of the latest batch, by severity.",
+                    width=12,
+                ),
+                PanelSpec(
+                    "Blocking findings by check",
+                    "table",
+                    (
+                        Query(
+                            f"sum by (check_kind) (mileage_monitor_blocking_findings{{{_P}}})",
+                            instant=True,
+                        ),
+                    ),
+                    "Blocking findings of the latest batch by kind of check (input, validation, drift, performance).",
+                    width=12,
+                    thresholds=RED_ABOVE_0,
+                ),
+            ),
+        ),
+        (
+            "Labels",
+            (
+                PanelSpec(
+                    "Label lag",
+                    "timeseries",
+                    (Query(f"mileage_monitor_label_lag_seconds{{{_P}}}", "p{{quantile}}"),),
+                    "Delay between predictions and labels (median, p90) in the latest judged batch; performance is only final once enough labels have arrived.",
+                    unit="s",
+                    width=12,
+                ),
+                PanelSpec(
+                    "Label coverage",
+                    "timeseries",
+                    (Query(f"mileage_monitor_label_coverage_ratio{{{_P}}}", "{{pipeline}}"),),
+                    "Share of predictions with a label in the latest judged batch.",
+                    unit="percentunit",
+                    width=12,
+                ),
+            ),
+        ),
+    ),
+)
+
+DASHBOARDS: tuple[DashboardSpec, ...] = (ONCALL, PIPELINE, PLATFORM)

@@ -1,7 +1,10 @@
 """Prometheus recording and alerting rules, their unit tests, and the Alertmanager config.
 
 Paging is reserved for what users feel: a dead monitor or scheduler, an SLO burning, a
-blocking validation failure. Drift and collector trouble open tickets. Every alert carries a
+blocking validation failure (upstream data broke). Drift, prediction drift, undelivered
+suggestions and collector trouble open tickets. Pipeline alerts read Mileage's own alert
+policy (``mileage_open_alerts``), so its grouping, persistence and demotion apply to
+Alertmanager too. Every alert carries a
 ``for:`` duration, a severity, a summary that says what to do, and a runbook link.
 """
 
@@ -96,8 +99,101 @@ ALERTS: tuple[AlertRule, ...] = (
     ),
 )
 
+PIPELINE_ALERTS: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="MileageSLOBurn",
+        expr="mileage_monitor_slo_margin < 0",
+        duration="5m",
+        severity="page",
+        summary="Pipeline {{ $labels.pipeline }} breaks its SLO (model {{ $labels.model }} version {{ $labels.version }}).",
+        description="The latest final metric is below the SLO: the pipeline is broken. 'mileage suggestions list --pipeline NAME' has the remedy (usually a rollback to the fallback version).",
+        runbook="slo-burn",
+        test_series=(
+            ('mileage_monitor_slo_margin{pipeline="churn",model="churn",version="7"}', "-0.03x20"),
+        ),
+        test_at="10m",
+        test_labels={"pipeline": "churn", "model": "churn", "version": "7"},
+    ),
+    AlertRule(
+        name="MileageBrokenColumn",
+        expr='max by (pipeline) (mileage_open_alerts{kind="broken_column", severity="page"}) > 0',
+        duration="2m",
+        severity="page",
+        summary="Upstream data of pipeline {{ $labels.pipeline }} broke its contract (blocking validation).",
+        description="A column is missing, retyped, out of range, null or renamed upstream; its drift and the prediction drift it causes are grouped in the same alert. 'mileage alerts list --pipeline NAME'.",
+        runbook="broken-column",
+        test_series=(
+            (
+                'mileage_open_alerts{pipeline="churn",severity="page",kind="broken_column"}',
+                "1x10",
+            ),
+        ),
+        test_at="5m",
+        test_labels={"pipeline": "churn"},
+    ),
+    AlertRule(
+        name="MileageInputBroken",
+        expr='max by (pipeline) (mileage_open_alerts{kind="input_error", severity="page"}) > 0',
+        duration="2m",
+        severity="page",
+        summary="Pipeline {{ $labels.pipeline }} received a batch that cannot be read, is empty or cannot be scored.",
+        description="Nothing about that batch can be trusted; see 'mileage alerts list --pipeline NAME' for the error.",
+        runbook="input-broken",
+        test_series=(
+            ('mileage_open_alerts{pipeline="churn",severity="page",kind="input_error"}', "1x10"),
+        ),
+        test_at="5m",
+        test_labels={"pipeline": "churn"},
+    ),
+    AlertRule(
+        name="MileageDrift",
+        expr='max by (pipeline) (mileage_open_alerts{kind=~"drift|label_shift", severity=~"page|ticket"}) > 0',
+        duration="30m",
+        severity="ticket",
+        summary="The inputs (or labels) of pipeline {{ $labels.pipeline }} drifted.",
+        description="Drift pages only through the SLO; this ticket carries the suggestion (retrain on a recent window, or refresh the reference when performance holds).",
+        runbook="drift",
+        test_series=(
+            ('mileage_open_alerts{pipeline="churn",severity="ticket",kind="drift"}', "1x60"),
+        ),
+        test_at="45m",
+        test_labels={"pipeline": "churn"},
+    ),
+    AlertRule(
+        name="MileagePredictionDrift",
+        expr='max by (pipeline) (mileage_open_alerts{kind=~"prediction_drift|model_release", severity=~"page|ticket"}) > 0',
+        duration="30m",
+        severity="ticket",
+        summary="The predictions of pipeline {{ $labels.pipeline }} shifted with no input drift to explain it.",
+        description="Right after a model release this usually means the new version; the suggestion is a rollback to the fallback version.",
+        runbook="prediction-drift",
+        test_series=(
+            (
+                'mileage_open_alerts{pipeline="churn",severity="ticket",kind="model_release"}',
+                "1x60",
+            ),
+        ),
+        test_at="45m",
+        test_labels={"pipeline": "churn"},
+    ),
+    AlertRule(
+        name="MileageSuggestionUndelivered",
+        expr='sum by (router) (mileage_suggestion_deliveries{status="failed"}) > 0',
+        duration="30m",
+        severity="ticket",
+        summary="Router {{ $labels.router }} failed to deliver suggestions after every retry.",
+        description="The suggestions are still in the inbox ('mileage suggestions list'); fix the router (webhook URL variable, MLflow server) and they are delivered again.",
+        runbook="suggestion-undelivered",
+        test_series=(('mileage_suggestion_deliveries{router="webhook",status="failed"}', "2x60"),),
+        test_at="45m",
+        test_labels={"router": "webhook"},
+    ),
+)
+
+ALERTS = ALERTS + PIPELINE_ALERTS
+
 #: Alerts that a broken upstream column explains; inhibited while the column alert fires.
-INHIBITED_BY_BROKEN_COLUMN: tuple[str, ...] = ()
+INHIBITED_BY_BROKEN_COLUMN: tuple[str, ...] = ("MileageDrift", "MileagePredictionDrift")
 BROKEN_COLUMN_ALERT = "MileageBrokenColumn"
 
 
@@ -193,7 +289,7 @@ def alertmanager_config() -> dict[str, Any]:
         "inhibit_rules": [
             {
                 "source_matchers": [f'alertname="{BROKEN_COLUMN_ALERT}"'],
-                "target_matchers": ['alertname=~"MileageDrift.*|MileagePredictionDrift"'],
+                "target_matchers": [f'alertname=~"{"|".join(INHIBITED_BY_BROKEN_COLUMN)}"'],
                 "equal": ["pipeline"],
             },
             {

@@ -8,6 +8,7 @@ joined yields a finding that says why.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,28 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+#: ``manual``: a rollback is only suggested; ``auto``: it runs when the SLO is breached.
+ROLLBACK_POLICIES = ("manual", "auto")
+_CADENCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def cadence_seconds(text: str | None) -> float | None:
+    """``30m``, ``6h``, ``1d``, ``1w`` or plain seconds to seconds; None when not set.
+
+    Raises:
+        ConfigError: Not a duration.
+    """
+    if not text:
+        return None
+    m = _CADENCE.match(text)
+    if not m or float(m[1]) <= 0:
+        raise ConfigError(
+            f"cadence {text!r} is not a positive duration; use e.g. 30m, 6h, 1d, 1w or seconds."
+        )
+    return float(m[1]) * _UNIT_SECONDS[m[2]]
+
+
 @dataclass
 class MonitorConfig:
     """Everything that defines a monitored pipeline (stored in ``monitors``).
@@ -48,7 +71,16 @@ class MonitorConfig:
         timestamp_column: When each prediction was made (for the label lag).
         label_timestamp_column: When each label arrived.
         cadence: How often the daemon should run the monitor (``1d``, ``6h``).
-        owner: Who gets the findings.
+        owner: Who owns the pipeline: every alert and suggestion goes to them.
+        on_call: Who is on call for it: also receives pages.
+        shadows: People shadowing the on-call: they get copies, never pages.
+        fallback_version: Model version to roll back to (``3``); None means the version
+            served before the current one, when the monitor has seen one.
+        rollback_policy: ``manual`` (rollbacks are suggested) or ``auto`` (a rollback runs by
+            itself when the SLO is breached; nothing else ever does).
+        webhook_env: Environment variable holding this pipeline's webhook URL (the URL itself
+            is never stored, logged or exported).
+        alerts: :class:`~mileage.monitors.alerts.AlertOptions` as a dict.
         slices: Declared slices (``"north: region == north"``).
         slice_columns: Columns whose values are each a slice.
         dropped_columns: Reference columns the monitor ignores.
@@ -71,12 +103,26 @@ class MonitorConfig:
     label_timestamp_column: str | None = None
     cadence: str | None = None
     owner: str | None = None
+    on_call: str | None = None
+    shadows: list[str] = field(default_factory=list)
+    fallback_version: str | None = None
+    rollback_policy: str = "manual"
+    webhook_env: str | None = None
     slices: list[str] = field(default_factory=list)
     slice_columns: list[str] = field(default_factory=list)
     dropped_columns: list[str] = field(default_factory=list)
     drift: dict[str, Any] = field(default_factory=dict)
     performance: dict[str, Any] = field(default_factory=dict)
     baseline: dict[str, Any] | None = None
+    alerts: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.rollback_policy not in ROLLBACK_POLICIES:
+            raise ConfigError(
+                f"monitor {self.name!r}: rollback policy {self.rollback_policy!r} is not one of "
+                f"{', '.join(ROLLBACK_POLICIES)}; use --rollback-policy manual (suggest only) or "
+                "auto (roll back by itself when the SLO is breached)."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -80,6 +80,40 @@ Persistence = Annotated[
     int | None,
     typer.Option("--persistence", min=1, help="Batches a smaller drift must persist [3]."),
 ]
+Owner = Annotated[
+    str | None,
+    typer.Option("--owner", help="Who owns the pipeline: every alert and suggestion goes to them."),
+]
+OnCall = Annotated[
+    str | None, typer.Option("--on-call", help="Who is on call for it: also receives pages.")
+]
+Shadows = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--shadow", help="Someone shadowing the on-call: copies, never pages (repeatable)."
+    ),
+]
+FallbackVersion = Annotated[
+    str | None,
+    typer.Option(
+        "--fallback-version",
+        help="Model version to roll back to [the version served before the current one].",
+    ),
+]
+RollbackPolicy = Annotated[
+    str | None,
+    typer.Option(
+        "--rollback-policy",
+        help="manual (suggest rollbacks) or auto (roll back by itself when the SLO is breached).",
+    ),
+]
+WebhookEnv = Annotated[
+    str | None,
+    typer.Option(
+        "--webhook-env",
+        help="Environment variable holding this pipeline's Slack-compatible webhook URL.",
+    ),
+]
 FailOn = Annotated[
     str,
     typer.Option("--fail-on", help="Exit 1 on findings of this severity or worse."),
@@ -115,10 +149,19 @@ def _apply(config: MonitorConfig, **options: Any) -> MonitorConfig:
             "label_timestamp_column",
             "cadence",
             "owner",
+            "on_call",
+            "fallback_version",
+            "rollback_policy",
+            "webhook_env",
             "reference_uri",
         }
     }
     config = dataclasses.replace(config, **simple)
+    if options.get("shadows"):
+        config = dataclasses.replace(config, shadows=list(options["shadows"]))
+    from mileage.monitors._check import cadence_seconds
+
+    cadence_seconds(config.cadence)  # a usage error now, not a daemon warning later
     if options.get("slices"):
         config = dataclasses.replace(config, slices=list(options["slices"]))
     if options.get("slice_columns"):
@@ -294,7 +337,12 @@ def add(
     cadence: Annotated[
         str | None, typer.Option("--cadence", help="How often to run: 1d, 6h.")
     ] = None,
-    owner: Annotated[str | None, typer.Option("--owner", help="Who owns the findings.")] = None,
+    owner: Owner = None,
+    on_call: OnCall = None,
+    shadows: Shadows = None,
+    fallback_version: FallbackVersion = None,
+    rollback_policy: RollbackPolicy = None,
+    webhook_env: WebhookEnv = None,
     metric: Metric = None,
     slo: Slo = None,
     min_coverage: MinCoverage = None,
@@ -328,6 +376,11 @@ def add(
         label_timestamp_column=label_timestamp_column,
         cadence=cadence,
         owner=owner,
+        on_call=on_call,
+        shadows=shadows,
+        fallback_version=fallback_version,
+        rollback_policy=rollback_policy,
+        webhook_env=webhook_env,
         metric=metric,
         slo=slo,
         min_coverage=min_coverage,
@@ -454,6 +507,11 @@ def show(
             "id_column",
             "cadence",
             "owner",
+            "on_call",
+            "shadows",
+            "fallback_version",
+            "rollback_policy",
+            "webhook_env",
             "slices",
             "slice_columns",
             "performance",
@@ -516,7 +574,12 @@ def edit(
     timestamp_column: TimestampColumn = None,
     label_timestamp_column: LabelTimestampColumn = None,
     cadence: Annotated[str | None, typer.Option("--cadence", help="How often to run.")] = None,
-    owner: Annotated[str | None, typer.Option("--owner", help="Who owns the findings.")] = None,
+    owner: Owner = None,
+    on_call: OnCall = None,
+    shadows: Shadows = None,
+    fallback_version: FallbackVersion = None,
+    rollback_policy: RollbackPolicy = None,
+    webhook_env: WebhookEnv = None,
     metric: Metric = None,
     slo: Slo = None,
     min_coverage: MinCoverage = None,
@@ -555,6 +618,11 @@ def edit(
             label_timestamp_column=label_timestamp_column,
             cadence=cadence,
             owner=owner,
+            on_call=on_call,
+            shadows=shadows,
+            fallback_version=fallback_version,
+            rollback_policy=rollback_policy,
+            webhook_env=webhook_env,
             metric=metric,
             slo=slo,
             min_coverage=min_coverage,
@@ -700,25 +768,42 @@ def run(
         str | None, typer.Option("--as-of", help="Only labels that arrived by this ISO time count.")
     ] = None,
     fail_on: FailOn = "blocking",
+    alerts: Annotated[
+        bool,
+        typer.Option(
+            "--alerts/--no-alerts",
+            help="Then turn findings into alerts and route suggestions to the owner [on].",
+        ),
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Check the monitor's new batches and re-judge batches still waiting for labels.
+    """Check the monitor's new batches and re-judge batches still waiting for labels, then
+    turn the findings into alerts and send suggestions to the pipeline's owner (as the daemon
+    does).
 
     Findings are stored in the trace store and printed. Example: mileage monitor run churn
     """
-    from mileage.monitors import MonitorRunner
+    from mileage.monitors import MonitorRunner, respond
+    from mileage.platform._cli_suggestions import response_lines
     from mileage.platform.progress import RichProgress
 
     threshold = _severity(fail_on)
     state = _state(ctx)
     store = state.store()
+    extra: dict[str, Any] = {"pipeline": name}
     try:
         with RichProgress(enabled=sys.stderr.isatty() and not as_json) as progress:
             runner = MonitorRunner(store, name, home=state.settings().home, progress=progress)
             reports = runner.run(batch, as_of=as_of)
+        if alerts:
+            response = respond(store, name, settings=state.settings())
+            extra["response"] = response.to_dict()
     finally:
         store.close()
-    print_reports(reports, as_json, {"pipeline": name})
+    print_reports(reports, as_json, extra)
+    if alerts and not as_json:
+        for line in response_lines(response):
+            typer.echo(line)
     if any(r.worst is not None and r.worst >= threshold for r in reports):
         raise typer.Exit(1)
 

@@ -9,7 +9,8 @@ OpenML from recorded server answers (all from the shared reference data, and ski
 message when that folder is absent). A simulated person iterates on a real pipeline through
 Mileage's executor and its intermediate cache, which shows the reuse and the predicted next
 change. The best model is registered under an alias and monitored on a clean and a faulty
-batch, and the scheduled daemon runs one cycle.
+batch; the faulty batch's findings become one alert with a suggestion routed to the model's
+owner (inbox and MLflow tags), and the scheduled daemon runs one cycle.
 Everything is written under ``<home>/demo`` (``.mileage/demo`` by default).
 """
 
@@ -28,7 +29,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from mileage.platform._demo_monitor import step_monitor
+from mileage.platform._demo_monitor import step_alerts, step_monitor
 from mileage.platform._demo_pipeline import step_reuse
 from mileage.platform._demo_public import step_metadata, step_openml
 from mileage.platform._demo_warmstart import step_warmstart
@@ -278,10 +279,11 @@ def step_daemon(ctx: DemoContext) -> None:
                         "mileage_job_runs_total",
                         "mileage_collector_runs{",
                         "mileage_job_last_success",
+                        "mileage_open_alerts{",
                     )
                 )
             ]
-        ctx.console.print("\n".join(lines[:8]), highlight=False, overflow="fold")
+        ctx.console.print("\n".join(lines[:12]), highlight=False, overflow="fold")
     finally:
         daemon.close()
     root = Path(__file__).resolve().parents[3]
@@ -308,6 +310,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("openml", step_openml),
     ("reuse", step_reuse),
     ("monitor", step_monitor),
+    ("alerts", step_alerts),
     ("daemon", step_daemon),
 ]
 

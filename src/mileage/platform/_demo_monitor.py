@@ -3,12 +3,14 @@
 The best run of the breast cancer chain is retrained, logged with ``mlflow.sklearn`` and
 registered as ``models:/demo-cancer@champion``; a monitor is added with held-out rows as its
 reference, and a clean and a faulty batch (a unit change and a dropped column) are checked.
+The alerts step turns the faulty batch's findings into one alert with a suggestion routed to
+the owner: the inbox and tags on the MLflow model version.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mileage.platform._demo import DemoContext
@@ -95,3 +97,72 @@ def step_monitor(ctx: DemoContext) -> None:
             f"--batch {folder / 'batches' / 'day-2.parquet'}",
         )
     )
+
+
+def step_alerts(ctx: DemoContext) -> None:
+    """Turn the faulty batch's findings into one alert with a suggestion for its owner."""
+    from mlflow import MlflowClient
+
+    from mileage.monitors import respond
+    from mileage.monitors._inbox import get_suggestion, list_suggestions
+    from mileage.monitors.alerts import list_alerts
+    from mileage.monitors.routing import load_routers
+    from mileage.monitors.suggest import no_warm_starts
+    from mileage.platform._cli_suggestions import response_lines
+
+    response = respond(
+        ctx.store,
+        "demo-cancer",
+        settings=ctx.settings,
+        routers=load_routers(ctx.settings, ["mlflow"]),
+        warm_start=no_warm_starts,
+    )
+    for line in response_lines(response)[:1]:
+        ctx.console.print(line, highlight=False)
+    for alert in list_alerts(ctx.store, pipeline="demo-cancer"):
+        checks = alert["evidence"]["failed_checks"]
+        ctx.console.print(
+            f"alert {alert['id']} [{alert['level']}] for {alert['owner']}: {alert['title']} "
+            f"({len(checks)} failed checks, batch {alert['last_batch']})",
+            highlight=False,
+            markup=False,
+        )
+    for s in list_suggestions(ctx.store, pipeline="demo-cancer"):
+        if s["rank"] != 1:
+            continue
+        detail = get_suggestion(ctx.store, s["id"])
+        ctx.console.print(
+            f"  suggestion {s['id']} ({s['kind']}): {s['title']}", highlight=False, markup=False
+        )
+        for column, change in (s["evidence"].get("columns") or {}).items():
+            ctx.console.print(
+                f"    {column!r}: reference {_values(change['reference'])} -> batch "
+                f"{_values(change['batch'])}",
+                highlight=False,
+                markup=False,
+            )
+        routed = ", ".join(f"{d['router']} {d['status']}" for d in detail["deliveries"])
+        ctx.console.print(f"  routed to {s['owner']}: {routed}", highlight=False)
+        if s["model_version"]:
+            name, _, version = s["model_version"].rpartition("/")
+            tags = MlflowClient().get_model_version(name, version).tags
+            keys = sorted(k for k in tags if k.startswith("mileage.suggestion."))
+            ctx.console.print(
+                f"  MLflow tags on {name} version {version}: {', '.join(keys)}", highlight=False
+            )
+    ctx.notes.append(("suggestion inbox", "mileage suggestions list  (show / accept / dismiss ID)"))
+    ctx.notes.append(("alerts and their history", "mileage alerts list --all"))
+
+
+def _values(side: dict[str, Any]) -> str:
+    """A column's values in a few words: typical range, else range, else what is known."""
+    if side.get("present") is False:
+        return "missing"
+    summary = side.get("summary") or {}
+    if "p05" in summary:
+        return f"{summary['p05']:.4g}..{summary['p95']:.4g} (5th-95th percentile)"
+    for key in ("observed_range", "allowed_range"):
+        if side.get(key):
+            low, high = side[key]
+            return f"{low:.4g}..{high:.4g}"
+    return ", ".join(f"{k} {v}" for k, v in side.items())[:80]

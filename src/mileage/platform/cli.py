@@ -20,6 +20,7 @@ from mileage.platform._cli_dashboards import dashboards_app
 from mileage.platform._cli_monitor import monitor_app
 from mileage.platform._cli_pipeline import nextstep_app, pipeline_app
 from mileage.platform._cli_warmstart import train_app, warmstart
+from mileage.platform._cli_suggestions import alerts_app, suggestions_app
 
 app = typer.Typer(
     name="mileage",
@@ -43,6 +44,8 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(nextstep_app, name="nextstep")
 app.add_typer(train_app, name="train")
 app.command("warmstart")(warmstart)
+app.add_typer(suggestions_app, name="suggestions")
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.callback()

@@ -112,6 +112,58 @@ def run_collect(daemon: Daemon, spec: JobSpec) -> Mapping[str, Any]:
     }
 
 
+def monitor_jobs(daemon: Daemon) -> list[JobSpec]:
+    """One job per registered monitor with a batch source, at the monitor's cadence."""
+    from mileage.monitors._check import cadence_seconds
+
+    with daemon.store.connect() as conn:
+        rows = conn.execute(
+            select(t.monitors.c.name, t.monitors.c.cadence, t.monitors.c.batches_uri).order_by(
+                t.monitors.c.name
+            )
+        ).all()
+    jobs = []
+    for r in rows:
+        if not r.batches_uri:
+            continue
+        try:
+            interval = cadence_seconds(r.cadence) or daemon.settings.monitor_interval_seconds
+        except ConfigError as exc:
+            log.warning(
+                "monitor %s: %s; using %ss", r.name, exc, daemon.settings.monitor_interval_seconds
+            )
+            interval = daemon.settings.monitor_interval_seconds
+        jobs.append(JobSpec(f"monitor:{r.name}", "monitor", interval, {"name": r.name}))
+    return jobs
+
+
+def run_monitor(daemon: Daemon, spec: JobSpec) -> Mapping[str, Any]:
+    """Check a monitor's new batches, then turn findings into alerts, suggestions and
+    deliveries to its owner, all in this run (a fault reaches its owner in the same cycle)."""
+    from mileage.monitors import monitor_cycle
+
+    reports, response = monitor_cycle(
+        daemon.store, spec.params["name"], settings=daemon.settings, sleep=daemon._sleep
+    )
+    return {
+        "batches": len(reports),
+        "blocking": sum(1 for r in reports if r.blocking),
+        **response.to_dict(),
+    }
+
+
+def _monitors_source() -> StoreMetricSource:
+    from mileage.monitors._metrics import MonitorsSource
+
+    return MonitorsSource()
+
+
+def _alerts_source() -> StoreMetricSource:
+    from mileage.monitors._metrics import AlertsSource
+
+    return AlertsSource()
+
+
 def _mlflow_collector(uri: str, settings: Settings) -> Any:
     from mileage.collectors.mlflow import MlflowCollector
 
@@ -157,11 +209,17 @@ def _metalearner_source() -> StoreMetricSource:
 
 #: Source kind -> factory(uri, settings) of a collector that can re-collect it.
 COLLECTOR_KINDS: dict[str, Callable[[str, Settings], Any]] = {"mlflow": _mlflow_collector}
-RUNNERS: dict[str, JobRunner] = {"collect": run_collect, "metalearner": run_metalearner}
-PROVIDERS: list[JobProvider] = [collect_jobs, metalearner_jobs]
+RUNNERS: dict[str, JobRunner] = {
+    "collect": run_collect,
+    "metalearner": run_metalearner,
+    "monitor": run_monitor,
+}
+PROVIDERS: list[JobProvider] = [collect_jobs, metalearner_jobs, monitor_jobs]
 METRIC_SOURCES: list[tuple[str, Callable[[], StoreMetricSource]]] = [
     ("collectors", CollectorsSource),
     ("metalearner", _metalearner_source),
+    ("monitors", _monitors_source),
+    ("alerts", _alerts_source),
 ]
 
 

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -61,6 +61,15 @@ class Settings(BaseSettings):
         job_backoff_seconds: First pause between attempts; doubles after each failure.
         misfire_grace_seconds: How late a missed run may still start after downtime (runs
             missed during downtime are coalesced into one catch-up run).
+        monitor_interval_seconds: Cadence of a monitor job whose monitor sets none.
+        routers: Routers that deliver suggestions beside the inbox, in order (``mlflow``,
+            ``webhook``, or plugins of the ``mileage.routers`` entry point group).
+        webhook_url: Default Slack-compatible webhook for suggestions (a secret: never logged
+            or exported; a monitor's ``webhook_env`` overrides it).
+        route_retries: Attempts of one delivery within a cycle.
+        route_backoff_seconds: First pause between delivery attempts; doubles after each.
+        route_max_attempts: Attempts of one delivery over all cycles before it is marked
+            failed (the suggestion stays in the inbox).
     """
 
     model_config = SettingsConfigDict(
@@ -87,6 +96,12 @@ class Settings(BaseSettings):
     job_retries: int = Field(default=3, ge=1, le=20)
     job_backoff_seconds: float = Field(default=5.0, ge=0)
     misfire_grace_seconds: float = Field(default=3600.0, gt=0)
+    monitor_interval_seconds: float = Field(default=86400.0, gt=0)
+    routers: list[str] = Field(default_factory=lambda: ["mlflow", "webhook"])
+    webhook_url: SecretStr | None = None
+    route_retries: int = Field(default=3, ge=1, le=20)
+    route_backoff_seconds: float = Field(default=1.0, ge=0)
+    route_max_attempts: int = Field(default=12, ge=1, le=1000)
 
     @field_validator("log_level")
     @classmethod

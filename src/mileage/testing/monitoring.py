@@ -3,7 +3,8 @@
 :func:`cancer_data` is scikit-learn's breast cancer set with an ``id`` column, split into a
 reference and held-out rows; :func:`register_model` trains a scikit-learn pipeline on the
 reference, logs it with ``mlflow.sklearn`` to a fresh MLflow SQLite store and registers it
-under an alias, as a user's training job would.
+under an alias, as a user's training job would; :func:`monitored_pipeline` writes a
+pipeline's files with a fault to find (dashboards and daemon tests).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from mileage.monitors import MonitorConfig
 
 
 #: The measurements kept (of 30): enough to be realistic, few enough for quick checks.
@@ -92,4 +95,50 @@ def register_model(
     client.set_registered_model_alias(name, alias, info.registered_model_version)
     return RegisteredModel(
         uri, f"models:/{name}@{alias}", f"{name}/{info.registered_model_version}"
+    )
+
+
+def monitored_pipeline(
+    data: CancerData, root: Path, model: RegisteredModel, *, name: str = "cancer"
+) -> MonitorConfig:
+    """Files and configuration of a monitored pipeline with something to find.
+
+    Writes under ``root``: the reference (labelled held-out rows), two batches served with a
+    ``scored_at`` time (``2026-11-20`` clean; ``2026-11-21`` with ``mean_radius`` x1000, a
+    unit change upstream) and their labels, arriving two days later. The monitor has an SLO
+    (accuracy 0.9), a slice, an owner and an on-call, and ``model`` scores the batches.
+    """
+    import pandas as pd
+
+    from mileage.monitors import MonitorConfig
+
+    folder = root / f"pipeline-{name}"
+    batches = folder / "batches"
+    batches.mkdir(parents=True, exist_ok=True)
+    data.reference.iloc[170:].to_parquet(folder / "reference.parquet")
+    served = data.held_out.drop(columns=["label"])
+    times = {"2026-11-20": "2026-11-20T06:00:00Z", "2026-11-21": "2026-11-21T06:00:00Z"}
+    clean, broken = served.iloc[:110].copy(), served.iloc[110:].copy()
+    broken["mean_radius"] = broken["mean_radius"] * 1000
+    for (batch, when), frame in zip(times.items(), (clean, broken)):
+        frame.assign(scored_at=pd.Timestamp(when)).to_parquet(batches / f"{batch}.parquet")
+    labels = data.held_out[["id", "label"]].assign(
+        labelled_at=[pd.Timestamp(times["2026-11-20"]) + pd.Timedelta(days=2)] * len(served)
+    )
+    labels.to_parquet(folder / "labels.parquet")
+    return MonitorConfig(
+        name=name,
+        reference_uri=str(folder / "reference.parquet"),
+        model_uri=model.model_uri,
+        tracking_uri=model.tracking_uri,
+        batches_uri=str(batches),
+        labels_uri=str(folder / "labels.parquet"),
+        id_column="id",
+        timestamp_column="scored_at",
+        label_timestamp_column="labelled_at",
+        owner="oncology-ml",
+        on_call="ana",
+        cadence="1d",
+        slices=["small: mean_radius < 13"],
+        performance={"slo": 0.9},
     )

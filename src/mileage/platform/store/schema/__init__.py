@@ -3,12 +3,22 @@
 ``_core`` holds what collectors write (sources, runs, params, tags, metric histories,
 iterations, registry); ``_catalog`` holds OpenML flows, source-specific configuration ids and
 configuration portfolios; ``_monitors`` holds monitored pipelines, their suites, runs, findings
-and statistics; ``_daemon`` holds the scheduler's job runs. Other areas add their tables in
-their own module here, each with its own Alembic branch, and re-export them below.
+and statistics; ``_alerts`` holds alerts, their events, the suggestion inbox and its
+deliveries; ``_daemon`` holds the scheduler's job runs. Other areas add their tables in their
+own module here, each with its own Alembic branch, and re-export them below.
 """
 
 from __future__ import annotations
 
+from mileage.platform.store.schema._alerts import (
+    ALERT_TABLES,
+    alert_cursors,
+    alert_events,
+    alert_findings,
+    alerts,
+    suggestion_deliveries,
+    suggestions,
+)
 from mileage.platform.store.schema._catalog import (
     CATALOG_TABLES,
     flows,
@@ -58,6 +68,7 @@ from mileage.platform.store.schema._monitors import (
 )
 
 __all__ = [
+    "ALERT_TABLES",
     "CATALOG_TABLES",
     "CORE_TABLES",
     "DAEMON_TABLES",
@@ -68,6 +79,10 @@ __all__ = [
     "Id",
     "Json",
     "Timestamp",
+    "alert_cursors",
+    "alert_events",
+    "alert_findings",
+    "alerts",
     "collector_cursors",
     "collector_passes",
     "configurations",
@@ -97,6 +112,8 @@ __all__ = [
     "runs",
     "source_configurations",
     "sources",
+    "suggestion_deliveries",
+    "suggestions",
     "tags",
     "tasks",
 ]
