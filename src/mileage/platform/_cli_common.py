@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 
 @dataclass
@@ -40,6 +41,14 @@ class _State:
         from mileage.platform.store import TraceStore
 
         return TraceStore.open(self.settings().resolved_db_url)
+
+    def call(self, func: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """``func(store, *args, **kwargs)`` on a store opened for this call and closed after."""
+        store = self.store()
+        try:
+            return func(store, *args, **kwargs)
+        finally:
+            store.close()
 
 
 def _state(ctx: typer.Context) -> _State:

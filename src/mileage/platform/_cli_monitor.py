@@ -389,11 +389,7 @@ def add(
         drift_threshold=drift_threshold,
         persistence=persistence,
     )
-    store = _state(ctx).store()
-    try:
-        record, suite = create_monitor(store, config)
-    finally:
-        store.close()
+    record, suite = _state(ctx).call(create_monitor, config)
     data = {
         "name": record.config.name,
         "suite_version": record.suite_version,
@@ -422,11 +418,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Monitored pipelines and their last run."""
     from mileage.monitors import list_monitors
 
-    store = _state(ctx).store()
-    try:
-        rows = list_monitors(store)
-    finally:
-        store.close()
+    rows = _state(ctx).call(list_monitors)
 
     def human() -> None:
         from rich.console import Console
@@ -681,11 +673,7 @@ def remove(
         and not typer.confirm(f"delete monitor {name!r} and its findings?")
     ):
         raise typer.Exit(1)
-    store = _state(ctx).store()
-    try:
-        counts = remove_monitor(store, name)
-    finally:
-        store.close()
+    counts = _state(ctx).call(remove_monitor, name)
     emit(
         {"name": name, **counts},
         as_json,
@@ -826,18 +814,14 @@ def findings(
     """Stored findings, newest first."""
     from mileage.monitors import query_findings
 
-    store = _state(ctx).store()
-    try:
-        rows = query_findings(
-            store,
-            monitor=name,
-            batch_id=batch,
-            min_severity=_severity(severity),
-            check_kind=kind,
-            limit=limit,
-        )
-    finally:
-        store.close()
+    rows = _state(ctx).call(
+        query_findings,
+        monitor=name,
+        batch_id=batch,
+        min_severity=_severity(severity),
+        check_kind=kind,
+        limit=limit,
+    )
 
     def human() -> None:
         if not rows:

@@ -89,17 +89,13 @@ def list_(
     """
     from mileage.monitors._inbox import PENDING, list_suggestions
 
-    store = _state(ctx).store()
-    try:
-        rows = list_suggestions(
-            store,
-            pipeline=pipeline,
-            recipient=recipient,
-            statuses=None if all_ else PENDING,
-            limit=limit,
-        )
-    finally:
-        store.close()
+    rows = _state(ctx).call(
+        list_suggestions,
+        pipeline=pipeline,
+        recipient=recipient,
+        statuses=None if all_ else PENDING,
+        limit=limit,
+    )
 
     def human() -> None:
         from rich.console import Console
@@ -156,11 +152,7 @@ def show(
     """A suggestion: the alert, failed checks, evidence, expected effect, diff, deliveries."""
     from mileage.monitors._inbox import get_suggestion
 
-    store = _state(ctx).store()
-    try:
-        s = get_suggestion(store, suggestion_id)
-    finally:
-        store.close()
+    s = _state(ctx).call(get_suggestion, suggestion_id)
 
     def human() -> None:
         a = s["alert"]
@@ -287,13 +279,9 @@ def alerts_list(
     """Open alerts, pages first (``--all`` for the history, demoted ones included)."""
     from mileage.monitors.alerts import list_alerts
 
-    store = _state(ctx).store()
-    try:
-        rows = list_alerts(
-            store, pipeline=pipeline, include_closed=all_, demoted_only=demoted, limit=limit
-        )
-    finally:
-        store.close()
+    rows = _state(ctx).call(
+        list_alerts, pipeline=pipeline, include_closed=all_, demoted_only=demoted, limit=limit
+    )
 
     def human() -> None:
         from rich.console import Console
@@ -355,11 +343,7 @@ def alerts_show(
     """An alert: likely cause, failed checks, every state change, its suggestions."""
     from mileage.monitors.alerts import get_alert
 
-    store = _state(ctx).store()
-    try:
-        a = get_alert(store, alert_id)
-    finally:
-        store.close()
+    a = _state(ctx).call(get_alert, alert_id)
 
     def human() -> None:
         typer.echo(
@@ -391,11 +375,7 @@ def alerts_ack(
     """Acknowledge an alert."""
     from mileage.monitors.alerts import acknowledge_alert
 
-    store = _state(ctx).store()
-    try:
-        done = acknowledge_alert(store, alert_id, by=_who(by))
-    finally:
-        store.close()
+    done = _state(ctx).call(acknowledge_alert, alert_id, by=_who(by))
     text = (
         f"alert {alert_id} acknowledged."
         if done
@@ -416,11 +396,7 @@ def alerts_resolve(
     """Resolve an alert by hand (counts as acted on)."""
     from mileage.monitors.alerts import resolve_alert
 
-    store = _state(ctx).store()
-    try:
-        done = resolve_alert(store, alert_id, by=_who(by), note=note)
-    finally:
-        store.close()
+    done = _state(ctx).call(resolve_alert, alert_id, by=_who(by), note=note)
     text = f"alert {alert_id} resolved." if done else f"alert {alert_id} was already resolved."
     emit({"alert": alert_id, "changed": done}, as_json, lambda: typer.echo(text))
 
@@ -431,11 +407,7 @@ def alerts_actionability(ctx: typer.Context, as_json: JsonOption = False) -> Non
     """Per pipeline and kind: how often people acted on alerts, and which kinds are demoted."""
     from mileage.monitors.alerts import actionability_table
 
-    store = _state(ctx).store()
-    try:
-        rows = actionability_table(store)
-    finally:
-        store.close()
+    rows = _state(ctx).call(actionability_table)
 
     def human() -> None:
         if not rows:

@@ -45,11 +45,7 @@ def train_warmstart_command(
     """
     from mileage.metalearner.service import train_warmstart
 
-    store = _state(ctx).store()
-    try:
-        report = train_warmstart(store, min_configurations=min_configurations, output=output)
-    finally:
-        store.close()
+    report = _state(ctx).call(train_warmstart, min_configurations=min_configurations, output=output)
     data = report.to_dict()
 
     def human() -> None:
