@@ -156,7 +156,7 @@ def warmstart(
         table = Table(
             "rank",
             "configuration",
-            "expected regret",
+            "expected regret after 1..rank",
             "hyperparameters",
             title=f"configurations to try first ({problem}; model {loaded.model_id} trained on "
             f"{sum(out['model']['tasks_by_source'].values())} tasks)",

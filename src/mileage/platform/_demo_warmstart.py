@@ -58,7 +58,7 @@ def step_warmstart(ctx: DemoContext) -> None:
     table = Table(
         "rank",
         "configuration",
-        "expected regret",
+        "expected regret after 1..rank",
         "hyperparameters",
         title=f"try these first on digits ({int(features['n_instances'])} rows, {problem})",
     )

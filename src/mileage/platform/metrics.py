@@ -206,14 +206,17 @@ class CollectorsSource:
 
 
 def source_label(display_name: str) -> str:
-    """A short, credential-free label for a source (the last two path parts of its URI)."""
+    """A short, credential-free label for a source: its URI's host and last two path parts."""
     from mileage.platform.store import redact_url
 
     text = redact_url(display_name)
     if "://" in text:
         scheme, rest = text.split("://", 1)
-        parts = [p for p in rest.split("/") if p]
-        text = f"{scheme}://" + ("/".join(parts[-2:]) if len(parts) > 2 else "/".join(parts))
+        host, _, tail = rest.partition("/")  # no host for file paths ("sqlite:////abs/path")
+        host = host.rpartition("@")[2]  # no user names in labels
+        parts = [p for p in tail.split("/") if p]
+        path = "/".join(parts[-2:]) if len(parts) <= 2 else ".../" + "/".join(parts[-2:])
+        text = f"{scheme}://{host}" + (f"/{path}" if path else "")
     return text[:120]
 
 
