@@ -91,6 +91,18 @@ def test_add_run_show_edit_remove(cli: CliRunner, pipeline: dict[str, str], tmp_
     assert added.exit_code == 0, added.output
     data = json.loads(added.stdout)
     assert data["suite_version"] == 1 and data["baseline"]["metric"] == "accuracy"
+    assert data["warnings"] == []
+    ownerless = cli.invoke(
+        app,
+        [
+            *("monitor", "add", "cancer-2", "--model", pipeline["model"]),
+            *("--tracking-uri", pipeline["tracking"], "--reference", pipeline["ref"], "--json"),
+        ],
+    )
+    assert ownerless.exit_code == 0, ownerless.output
+    (warning,) = json.loads(ownerless.stdout)["warnings"]
+    assert "unassigned" in warning and "monitor edit cancer-2 --owner" in warning
+    assert cli.invoke(app, ["monitor", "remove", "cancer-2", "--yes"]).exit_code == 0
 
     run = cli.invoke(app, ["monitor", "run", "cancer", "--json"])
     assert run.exit_code == 1, run.output  # the faulty batch has blocking findings

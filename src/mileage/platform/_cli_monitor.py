@@ -395,7 +395,15 @@ def add(
         "suite_version": record.suite_version,
         "columns": len(suite["columns"]),
         "baseline": record.config.baseline,
+        "warnings": []
+        if record.config.owner
+        else [
+            "no owner: alerts and suggestions go to 'unassigned'; "
+            f"set one with 'mileage monitor edit {name} --owner TEAM'"
+        ],
     }
+    for warning in data["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
     emit(
         data,
         as_json,
