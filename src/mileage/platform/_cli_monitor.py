@@ -390,20 +390,23 @@ def add(
         persistence=persistence,
     )
     record, suite = _state(ctx).call(create_monitor, config)
+    warnings = (
+        []
+        if record.config.owner
+        else [
+            "no owner: alerts and suggestions go to 'unassigned'; "
+            f"set one with 'mileage monitor edit {name} --owner TEAM'"
+        ]
+    )
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
     data = {
         "name": record.config.name,
         "suite_version": record.suite_version,
         "columns": len(suite["columns"]),
         "baseline": record.config.baseline,
-        "warnings": []
-        if record.config.owner
-        else [
-            "no owner: alerts and suggestions go to 'unassigned'; "
-            f"set one with 'mileage monitor edit {name} --owner TEAM'"
-        ],
+        "warnings": warnings,
     }
-    for warning in data["warnings"]:
-        typer.echo(f"warning: {warning}", err=True)
     emit(
         data,
         as_json,
