@@ -70,6 +70,8 @@ class MonitorConfig:
         label_column: Column holding labels (in the labels source and the reference).
         timestamp_column: When each prediction was made (for the label lag).
         label_timestamp_column: When each label arrived.
+        labeler_columns: Two or more columns of the labels source holding each labeler's
+            label: their agreement is tracked as the accuracy ceiling.
         cadence: How often the daemon should run the monitor (``1d``, ``6h``).
         owner: Who owns the pipeline: every alert and suggestion goes to them.
         on_call: Who is on call for it: also receives pages.
@@ -101,6 +103,7 @@ class MonitorConfig:
     label_column: str = "label"
     timestamp_column: str | None = None
     label_timestamp_column: str | None = None
+    labeler_columns: list[str] = field(default_factory=list)
     cadence: str | None = None
     owner: str | None = None
     on_call: str | None = None
@@ -123,6 +126,16 @@ class MonitorConfig:
                 f"{', '.join(ROLLBACK_POLICIES)}; use --rollback-policy manual (suggest only) or "
                 "auto (roll back by itself when the SLO is breached)."
             )
+        if len(self.labeler_columns) == 1:
+            raise ConfigError(
+                f"monitor {self.name!r}: labeler columns need at least two labelers, got "
+                f"{self.labeler_columns[0]!r}; list them as --labeler-columns a,b."
+            )
+        if self.labeler_columns and self.performance.get("metric", "accuracy") != "accuracy":
+            raise ConfigError(
+                f"monitor {self.name!r}: labeler agreement is an accuracy ceiling; "
+                "--labeler-columns needs --metric accuracy."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,6 +150,7 @@ class MonitorConfig:
         """Columns that are not features: label, prediction, timestamps, dropped ones."""
         cols = [self.label_column, self.prediction_column, self.timestamp_column]
         cols += [self.label_timestamp_column, self.batch_column, *self.dropped_columns]
+        cols += self.labeler_columns
         return tuple(c for c in cols if c)
 
     def drift_options(self) -> DriftOptions:
@@ -332,6 +346,26 @@ def judge_performance(
             ]
         )
         return
+    labelers = [c for c in config.labeler_columns if c in labels.columns]
+    missing = [c for c in config.labeler_columns if c not in labels.columns]
+    if missing:
+        report.add(
+            [
+                Finding(
+                    "performance",
+                    "label_agreement",
+                    missing[0],
+                    "present",
+                    0,
+                    1,
+                    Severity.WARNING,
+                    f"{where}: the labels have no labeler column {missing[0]!r} (columns: "
+                    f"{', '.join(map(str, labels.columns[:15]))}), so labeler agreement is not "
+                    "tracked; fix --labeler-columns.",
+                    {"missing": missing},
+                )
+            ]
+        )
     try:
         joined = join_labels(
             predictions,
@@ -340,6 +374,7 @@ def judge_performance(
             label_column=config.label_column,
             label_time_column=config.label_timestamp_column,
             as_of=as_of,
+            labeler_columns=labelers,
         )
     except ConfigError as exc:
         report.add(
@@ -374,6 +409,7 @@ def judge_performance(
         baseline=baseline,
         prediction_time_column=config.timestamp_column,
         id_column=config.id_column,
+        labeler_columns=labelers,
     )
     label = config.label_column
     labelled = joined["__label__"].notna()

@@ -180,6 +180,23 @@ class MonitorsSource:
             "Latest final metric minus the SLO, signed so that below 0 means the SLO is broken.",
             labels=labels,
         )
+        healthy = GaugeMetricFamily(
+            "mileage_monitor_slo_healthy",
+            "1 when the pipeline's metric over its SLO window (the labelled rows of the latest "
+            "final batches) meets the SLO, 0 when it is broken; absent while unknown.",
+            labels=[*labels, "metric"],
+        )
+        agreement = GaugeMetricFamily(
+            "mileage_monitor_label_agreement_ratio",
+            "Share of the latest batch's labelled rows on which all labelers agree: the "
+            "ceiling of the accuracy against those labels.",
+            labels=labels,
+        )
+        kappa = GaugeMetricFamily(
+            "mileage_monitor_label_kappa",
+            "Cohen's kappa between the labelers on the latest batch with labeler columns.",
+            labels=labels,
+        )
         coverage = GaugeMetricFamily(
             "mileage_monitor_label_coverage_ratio",
             "Share of the latest judged batch's predictions that have a label.",
@@ -199,6 +216,9 @@ class MonitorsSource:
             "performance": performance,
             "slo": slo,
             "margin": margin,
+            "slo_healthy": healthy,
+            "agreement": agreement,
+            "kappa": kappa,
             "coverage": coverage,
             "lag": lag,
         }
@@ -314,6 +334,7 @@ class MonitorsSource:
         )
         latest = runs[max(runs)]
         base = [name, *_model_labels(versions.get(latest["batch"]))]
+        self._state(runs, versions, name, perf.metric, f)
         cov = latest["stats"].get(("", "label_coverage"))
         if cov is not None:
             f["coverage"].add_metric(base, float(cov))
@@ -339,6 +360,31 @@ class MonitorsSource:
         if perf.slo is not None and value is not None:
             signed = value - perf.slo if HIGHER_IS_BETTER[perf.metric] else perf.slo - value
             f["margin"].add_metric(base, float(signed))
+
+    def _state(
+        self,
+        runs: dict[int, dict[str, Any]],
+        versions: dict[str, str | None],
+        name: str,
+        metric: str,
+        f: dict[str, GaugeMetricFamily],
+    ) -> None:
+        """The latest SLO state and labeler agreement (R27), each from the newest run with it."""
+        ordered = sorted(runs.items(), reverse=True)
+        state = next((r for _, r in ordered if ("", "slo_window_batches") in r["stats"]), None)
+        value = state["stats"].get(("", "slo_healthy")) if state else None
+        if state is not None and value is not None:
+            base = [name, *_model_labels(versions.get(state["batch"]))]
+            f["slo_healthy"].add_metric([*base, metric], float(value))
+        agreed = next(
+            (r for _, r in ordered if r["stats"].get(("", "label_agreement")) is not None), None
+        )
+        if agreed is not None:
+            base = [name, *_model_labels(versions.get(agreed["batch"]))]
+            f["agreement"].add_metric(base, float(agreed["stats"][("", "label_agreement")]))
+            k = agreed["stats"].get(("", "label_kappa"))
+            if k is not None:
+                f["kappa"].add_metric(base, float(k))
 
 
 __all__ = ["TOP_FEATURES", "AlertsSource", "MonitorsSource"]

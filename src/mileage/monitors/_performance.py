@@ -14,12 +14,17 @@ Once coverage suffices:
   a relative MAE increase) *and* significantly so (one-sided test at ``alpha``) is a warning,
   globally, and blocking for a declared slice: a slice that degrades is caught even when the
   global metric improves.
+
+When the labels source carries two or more labelers' columns, their agreement (share of rows
+where all agree, and Cohen's kappa) is recorded per batch: it is the ceiling of the accuracy
+the model can reach against those labels (see :func:`label_agreement`).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mileage.monitors._findings import BatchReport, Finding, Severity
@@ -31,6 +36,8 @@ if TYPE_CHECKING:
 
 METRICS = {"accuracy": "classification", "mae": "regression"}
 HIGHER_IS_BETTER = {"accuracy": True, "mae": False}
+#: Prefix of the labeler columns in a frame from :func:`join_labels`.
+LABELER_PREFIX = "__labeler__:"
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ class PerformanceOptions:
         max_drop: Tolerated degradation against the baseline: accuracy points, or the
             relative MAE increase (0.1 = 10%).
         alpha: Significance of a regression.
+        slo_window: Batches in the SLO window: the SLO state judges the labelled rows of the
+            latest ``slo_window`` batches whose metric is final.
     """
 
     metric: str = "accuracy"
@@ -53,6 +62,7 @@ class PerformanceOptions:
     slo: float | None = None
     max_drop: float = 0.05
     alpha: float = 0.01
+    slo_window: int = 7
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -61,6 +71,10 @@ class PerformanceOptions:
             )
         if not 0 < self.min_coverage <= 1:
             raise ConfigError(f"min_coverage must be in (0, 1], got {self.min_coverage}.")
+        if int(self.slo_window) < 1:
+            raise ConfigError(
+                f"slo_window must be at least 1 batch, got {self.slo_window}; set --slo-window N."
+            )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> PerformanceOptions:
@@ -186,8 +200,11 @@ def join_labels(
     label_column: str,
     label_time_column: str | None = None,
     as_of: Any = None,
+    labeler_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Left-join labels onto predictions by id (labels known at ``as_of`` only).
+
+    Labeler columns of the labels source come along as ``LABELER_PREFIX + name``.
 
     Raises:
         ConfigError: A needed column is missing.
@@ -196,23 +213,29 @@ def join_labels(
 
     for frame, what, cols in (
         (predictions, "predictions", [id_column]),
-        (labels, "labels", [id_column, label_column]),
+        (labels, "labels", [id_column, label_column, *labeler_columns]),
     ):
         missing = [c for c in cols if c not in frame.columns]
         if missing:
             raise ConfigError(
                 f"{what} have no column {missing[0]!r} (columns: "
-                f"{', '.join(map(str, frame.columns[:15]))}); set --id-column / --label-column."
+                f"{', '.join(map(str, frame.columns[:15]))}); set --id-column / --label-column"
+                f"{' / --labeler-columns' if labeler_columns else ''}."
             )
     keep = [id_column, label_column] + (
         [label_time_column] if label_time_column and label_time_column in labels.columns else []
     )
+    keep += [c for c in labeler_columns if c not in keep]
     lab = labels[keep].copy()
+    labelers = {c: LABELER_PREFIX + c for c in labeler_columns}
     if as_of is not None and label_time_column and label_time_column in lab.columns:
         cutoff = pd.Timestamp(as_of)
         cutoff = cutoff.tz_convert("UTC") if cutoff.tzinfo else cutoff.tz_localize("UTC")
         lab = lab[pd.to_datetime(lab[label_time_column], utc=True) <= cutoff]
     lab = lab.drop_duplicates(subset=[id_column], keep="last")
+    for column, alias in labelers.items():
+        lab[alias] = lab[column]
+    lab = lab.drop(columns=[c for c in labelers if c not in (id_column, label_column)])
     lab = lab.rename(columns={label_column: "__label__"})
     if label_time_column and label_time_column in lab.columns:
         lab = lab.rename(columns={label_time_column: "__label_time__"})
@@ -235,6 +258,7 @@ def performance_batch(
     baseline: Baseline | None = None,
     prediction_time_column: str | None = None,
     id_column: str | None = None,
+    labeler_columns: Sequence[str] = (),
 ) -> None:
     """Judge the labelled part of a batch; add findings and statistics to ``report``.
 
@@ -248,6 +272,8 @@ def performance_batch(
         baseline: Reference metric overall and per slice.
         prediction_time_column: When each prediction was made (for the label lag).
         id_column: Row ids, quoted as evidence.
+        labeler_columns: Labelers' columns joined by :func:`join_labels`: their agreement is
+            recorded, and reported as the accuracy ceiling.
     """
     import pandas as pd
 
@@ -259,6 +285,10 @@ def performance_batch(
     report.stat("performance", None, "predictions", n)
     report.stat("performance", None, "labelled", len(labelled))
     report.stat("performance", None, "label_coverage", coverage)
+    if n and prediction_time_column and prediction_time_column in joined.columns:
+        times = pd.to_datetime(joined[prediction_time_column], utc=True).dropna()
+        if len(times):  # when the batch was served: model age in the cadence estimate
+            report.stat("performance", None, "predicted_at", times.median().timestamp())
     lag_days: dict[str, float] = {}
     if (
         "__label_time__" in labelled.columns
@@ -296,6 +326,10 @@ def performance_batch(
     scores = _errors(labelled["__label__"], labelled[prediction_column], metric)
     value = float(scores.mean())
     report.stat("performance", None, metric, value)
+    report.stat("performance", None, f"{metric}_sum", float(scores.sum()))  # exact windows
+    agreement = (
+        label_agreement(labelled, labeler_columns, report) if len(labeler_columns) >= 2 else None
+    )
     final = coverage >= options.min_coverage and len(labelled) >= options.min_labels
     report.stat("performance", None, "final", float(final))
     evidence: dict[str, Any] = {
@@ -342,6 +376,26 @@ def performance_batch(
                     "labelled predictions: the pipeline is broken; roll back to the previous model "
                     "version or retrain.",
                     evidence,
+                )
+            ]
+        )
+    if agreement is not None and metric == "accuracy" and value >= agreement["agreement"]:
+        report.add(
+            [
+                Finding(
+                    "performance",
+                    "label_ceiling",
+                    None,
+                    metric,
+                    value,
+                    agreement["agreement"],
+                    Severity.INFO,
+                    f"{where}: accuracy {value:.4g} is at or above the labelers' agreement "
+                    f"({agreement['agreement']:.4g}, Cohen's kappa "
+                    f"{_fmt(agreement['kappa'])} on {agreement['rows']:,} rows): label noise, "
+                    "not the model, limits further gains; adjudicate disagreements or clarify "
+                    "the labelling guidelines before tuning the model.",
+                    {**evidence, **agreement},
                 )
             ]
         )
@@ -416,6 +470,59 @@ def performance_batch(
                 ]
             )
     report.seconds["performance"] = time.perf_counter() - started
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def label_agreement(
+    rows: pd.DataFrame, labeler_columns: Sequence[str], report: BatchReport | None = None
+) -> dict[str, Any] | None:
+    """How much the labelers agree on ``rows``: the ceiling of the accuracy against their labels.
+
+    Only rows labelled by every labeler count. ``agreement`` is the share of them where all
+    labelers give the same label; ``kappa`` is Cohen's kappa (the mean over pairs when there
+    are more than two labelers; None when undefined, e.g. a labeler who always gives the same
+    label). Recorded as ``label_agreement``, ``label_kappa`` and ``label_agreement_rows``.
+
+    Returns:
+        ``{"agreement", "kappa", "rows", "labelers"}``, or None when no row has every label.
+    """
+    import itertools
+    import math
+    import warnings
+
+    import pandas as pd
+    from sklearn.metrics import cohen_kappa_score
+
+    cols = [LABELER_PREFIX + c for c in labeler_columns]
+    present = [c for c in cols if c in rows.columns]
+    both = rows[present].dropna()
+    if report is not None:
+        report.stat("performance", None, "label_agreement_rows", len(both))
+    if len(present) < 2 or not len(both):
+        return None
+    numeric = both.apply(pd.to_numeric, errors="coerce")
+    values = numeric if numeric.notna().all().all() else both.astype(str)  # 1 == 1.0 == "1"
+    agree = float((values.nunique(axis=1) == 1).mean())
+    kappas = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for a, b in itertools.combinations(present, 2):
+            k = float(cohen_kappa_score(values[a].astype(str), values[b].astype(str)))
+            kappas.append(k)
+    kappa = sum(kappas) / len(kappas)
+    result = {
+        "agreement": agree,
+        "kappa": kappa if math.isfinite(kappa) else None,
+        "rows": len(both),
+        "labelers": [c.removeprefix(LABELER_PREFIX) for c in present],
+    }
+    if report is not None:
+        report.stat("performance", None, "label_agreement", agree)
+        report.stat("performance", None, "label_kappa", result["kappa"])
+    return result
 
 
 def _worst_rows(

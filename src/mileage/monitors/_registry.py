@@ -472,3 +472,73 @@ def recent_runs(store: TraceStore, monitor_id: int, limit: int = 10) -> list[dic
             .limit(limit)
         ).all()
     return [dict(r._mapping) for r in rows]
+
+
+#: Whole-batch performance statistics read back for the SLO window and the cadence estimate.
+HISTORY_STATISTICS = (
+    "predictions",
+    "labelled",
+    "final",
+    "predicted_at",
+    "accuracy",
+    "accuracy_sum",
+    "mae",
+    "mae_sum",
+)
+
+
+def performance_history(store: TraceStore, monitor_id: int) -> list[dict[str, Any]]:
+    """Each batch's latest whole-batch performance figures, in the order batches were checked.
+
+    Returns:
+        One dict per batch: ``batch_id``, ``model_version`` (from its latest check),
+        ``checked_at`` (its first run), ``run_id`` (the run the figures come from) and
+        ``stats`` (statistic name to value; empty before any label was joined).
+    """
+    with store.connect() as conn:
+        runs = conn.execute(
+            select(
+                t.monitor_runs.c.id,
+                t.monitor_runs.c.batch_id,
+                t.monitor_runs.c.kind,
+                t.monitor_runs.c.model_version,
+                t.monitor_runs.c.finished_at,
+            )
+            .where(t.monitor_runs.c.monitor_id == monitor_id)
+            .order_by(t.monitor_runs.c.id)
+        ).all()
+        rows = conn.execute(
+            select(
+                t.monitor_statistics.c.run_id,
+                t.monitor_statistics.c.statistic,
+                t.monitor_statistics.c.value,
+            )
+            .join(t.monitor_runs, t.monitor_runs.c.id == t.monitor_statistics.c.run_id)
+            .where(
+                t.monitor_runs.c.monitor_id == monitor_id,
+                t.monitor_statistics.c.check_kind == "performance",
+                t.monitor_statistics.c.column == "",
+                t.monitor_statistics.c.slice == "",
+                t.monitor_statistics.c.statistic.in_(HISTORY_STATISTICS),
+            )
+        ).all()
+    by_run: dict[int, dict[str, float | None]] = {}
+    for run_id, statistic, value in rows:
+        by_run.setdefault(int(run_id), {})[statistic] = value
+    out: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        entry = out.setdefault(
+            run.batch_id,
+            {
+                "batch_id": run.batch_id,
+                "model_version": None,
+                "checked_at": run.finished_at,
+                "run_id": None,
+                "stats": {},
+            },
+        )
+        if run.kind == "check" and run.model_version:
+            entry["model_version"] = run.model_version
+        if by_run.get(int(run.id)):
+            entry["run_id"], entry["stats"] = int(run.id), by_run[int(run.id)]
+    return list(out.values())

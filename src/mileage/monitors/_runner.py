@@ -32,8 +32,10 @@ from mileage.monitors._registry import (
     drift_history,
     get_monitor,
     get_suite,
+    performance_history,
     save_report,
 )
+from mileage.monitors._slo import apply_slo_state
 from mileage.monitors._sources import FILE_SUFFIXES, BatchSource, is_sql, read_file, read_frame
 from mileage.monitors._suite import SuiteOptions, check_suite, infer_suite
 from mileage.platform.errors import ConfigError, DataError
@@ -274,6 +276,7 @@ class MonitorRunner:
         if predictions is not None:
             self.predictions_dir.mkdir(parents=True, exist_ok=True)
             predictions.to_parquet(self.predictions_dir / f"{_safe(batch_id)}.parquet")
+        self._slo_state(report)
         save_report(
             self.store,
             self.record,
@@ -283,6 +286,11 @@ class MonitorRunner:
             started_at=started,
         )
         return report
+
+    def _slo_state(self, report: BatchReport) -> None:
+        """Record the pipeline's windowed SLO state, with this batch's figures in the window."""
+        history = performance_history(self.store, self.record.id)
+        apply_slo_state(report, history, self.config.performance_options())
 
     def _rejudge(
         self, batch_id: str, reference: pd.DataFrame, labels: pd.DataFrame, as_of: Any
@@ -305,6 +313,7 @@ class MonitorRunner:
             as_of=as_of,
         )
         report.sort()
+        self._slo_state(report)
         save_report(
             self.store,
             self.record,
@@ -368,4 +377,6 @@ def check_once(
         labels=labels,
         as_of=as_of,
     )
+    if labels is not None:
+        apply_slo_state(report, [], config.performance_options())  # the window is this batch
     return report, suite
