@@ -23,8 +23,8 @@ the model can reach against those labels (see :func:`label_agreement`).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mileage.monitors._findings import BatchReport, Finding, Severity

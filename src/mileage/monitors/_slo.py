@@ -142,9 +142,7 @@ def current_state(store: TraceStore, record: MonitorRecord) -> SloState:
     """The pipeline's SLO state from its stored runs."""
     from mileage.monitors._registry import performance_history
 
-    return window_state(
-        performance_history(store, record.id), record.config.performance_options()
-    )
+    return window_state(performance_history(store, record.id), record.config.performance_options())
 
 
 def describe(stats: dict[str, float | None], options: PerformanceOptions) -> str | None:

@@ -114,7 +114,7 @@ def _fit(ages_days: Any, values: Any, weights: Any, better: bool, method: str) -
     import numpy as np
     from scipy.stats import theilslopes
 
-    slope, intercept, low, high = theilslopes(values, ages_days, alpha=0.95)
+    slope, _intercept, low, high = theilslopes(values, ages_days, alpha=0.95)
     # a model does not get better with age: a positive accuracy slope is noise
     slope_eff = min(slope, 0.0) if better else max(slope, 0.0)
     if method == "linear":
