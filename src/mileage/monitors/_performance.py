@@ -512,16 +512,17 @@ def label_agreement(
         for a, b in itertools.combinations(present, 2):
             k = float(cohen_kappa_score(values[a].astype(str), values[b].astype(str)))
             kappas.append(k)
-    kappa = sum(kappas) / len(kappas)
-    result = {
+    mean = sum(kappas) / len(kappas)
+    kappa = mean if math.isfinite(mean) else None
+    result: dict[str, Any] = {
         "agreement": agree,
-        "kappa": kappa if math.isfinite(kappa) else None,
+        "kappa": kappa,
         "rows": len(both),
         "labelers": [c.removeprefix(LABELER_PREFIX) for c in present],
     }
     if report is not None:
         report.stat("performance", None, "label_agreement", agree)
-        report.stat("performance", None, "label_kappa", result["kappa"])
+        report.stat("performance", None, "label_kappa", kappa)
     return result
 
 

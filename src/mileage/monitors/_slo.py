@@ -145,7 +145,7 @@ def current_state(store: TraceStore, record: MonitorRecord) -> SloState:
     return window_state(performance_history(store, record.id), record.config.performance_options())
 
 
-def describe(stats: dict[str, float | None], options: PerformanceOptions) -> str | None:
+def describe(stats: dict[str, float | None], metric: str) -> str | None:
     """One line about the SLO state recorded in a report's statistics, or None."""
     if stats.get("slo_window_batches") is None:
         return None
@@ -153,13 +153,12 @@ def describe(stats: dict[str, float | None], options: PerformanceOptions) -> str
     state = "unknown" if healthy is None else ("healthy" if healthy else "broken")
     value = stats.get("slo_window_metric")
     detail = (
-        f"{options.metric} {value:.4g} over {int(stats.get('slo_window_labelled') or 0):,} "
+        f"{metric} {value:.4g} over {int(stats.get('slo_window_labelled') or 0):,} "
         f"labelled rows of the last {int(stats['slo_window_batches'] or 0)} final batch(es)"
         if value is not None
         else "not enough labelled rows yet"
     )
-    slo = f", SLO {options.slo:g}" if options.slo is not None else ", no SLO set"
-    return f"SLO state: {state} ({detail}{slo})"
+    return f"SLO state: {state} ({detail})"
 
 
 __all__ = ["STATES", "SloState", "apply_slo_state", "current_state", "describe", "window_state"]

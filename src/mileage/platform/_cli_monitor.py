@@ -64,6 +64,22 @@ MinCoverage = Annotated[
     float | None,
     typer.Option("--min-coverage", help="Labelled share before the metric is final [0.5]."),
 ]
+SloWindow = Annotated[
+    int | None,
+    typer.Option(
+        "--slo-window",
+        min=1,
+        help="Batches in the SLO window: the labelled rows of the latest N final batches [7].",
+    ),
+]
+LabelerColumns = Annotated[
+    str | None,
+    typer.Option(
+        "--labeler-columns",
+        help="Two or more labelers' columns in the labels, e.g. a,b: their agreement is the "
+        "accuracy ceiling.",
+    ),
+]
 Slices = Annotated[
     list[str] | None,
     typer.Option("--slice", help="A slice 'NAME: COLUMN OP VALUE [and ...]' (repeatable)."),
@@ -147,6 +163,7 @@ def _apply(config: MonitorConfig, **options: Any) -> MonitorConfig:
             "label_column",
             "timestamp_column",
             "label_timestamp_column",
+            "labeler_columns",
             "cadence",
             "owner",
             "on_call",
@@ -167,7 +184,7 @@ def _apply(config: MonitorConfig, **options: Any) -> MonitorConfig:
     if options.get("slice_columns"):
         config = dataclasses.replace(config, slice_columns=list(options["slice_columns"]))
     perf = dict(config.performance)
-    for key in ("metric", "slo", "min_coverage"):
+    for key in ("metric", "slo", "min_coverage", "slo_window"):
         if options.get(key) is not None:
             perf[key] = options[key]
     drift = dict(config.drift)
@@ -177,6 +194,9 @@ def _apply(config: MonitorConfig, **options: Any) -> MonitorConfig:
     if options.get("persistence") is not None:
         drift["persistence"] = options["persistence"]
     config = dataclasses.replace(config, performance=perf, drift=drift)
+    if options.get("labeler_columns") is not None:
+        columns = [c.strip() for c in options["labeler_columns"].split(",") if c.strip()]
+        config = dataclasses.replace(config, labeler_columns=columns)
     config.performance_options()  # validate now: a usage error, exit 2
     from mileage.monitors._slices import Slice
 
@@ -225,6 +245,7 @@ def print_reports(reports: list[BatchReport], as_json: bool, extra: dict[str, An
                         else ""
                     )
                 )
+            _state_lines(console, r)
             if not r.findings:
                 continue
             table = Table("severity", "check", "column / slice", "statistic", "value", "limit")
@@ -245,6 +266,28 @@ def print_reports(reports: list[BatchReport], as_json: bool, extra: dict[str, An
     emit(data, as_json, human)
 
 
+def _state_lines(console: Any, report: BatchReport) -> None:
+    """The SLO state and the labelers' agreement recorded in a report, if any."""
+    from mileage.monitors._slo import describe
+
+    perf = {
+        s.statistic: s.value
+        for s in report.statistics
+        if s.check_kind == "performance" and not s.slice and not s.column
+    }
+    line = describe(perf, "mae" if perf.get("mae") is not None else "accuracy")
+    if line:
+        console.print(f"  {line}", markup=False)
+    if perf.get("label_agreement") is not None:
+        kappa = perf.get("label_kappa")
+        console.print(
+            f"  labelers agree on {perf['label_agreement']:.1%} of "
+            f"{int(perf.get('label_agreement_rows') or 0):,} rows (Cohen's kappa "
+            f"{'n/a' if kappa is None else f'{kappa:.3f}'}): the accuracy ceiling",
+            markup=False,
+        )
+
+
 @monitor_app.command("check")
 @handle_errors
 def check(
@@ -263,6 +306,7 @@ def check(
     metric: Metric = None,
     slo: Slo = None,
     min_coverage: MinCoverage = None,
+    labeler_columns: LabelerColumns = None,
     slices: Slices = None,
     slice_columns: SliceColumns = None,
     drift_threshold: DriftThreshold = None,
@@ -291,6 +335,7 @@ def check(
         metric=metric,
         slo=slo,
         min_coverage=min_coverage,
+        labeler_columns=labeler_columns,
         slices=slices,
         slice_columns=slice_columns,
         drift_threshold=drift_threshold,
@@ -346,6 +391,8 @@ def add(
     metric: Metric = None,
     slo: Slo = None,
     min_coverage: MinCoverage = None,
+    slo_window: SloWindow = None,
+    labeler_columns: LabelerColumns = None,
     slices: Slices = None,
     slice_columns: SliceColumns = None,
     drop_columns: Annotated[
@@ -384,6 +431,8 @@ def add(
         metric=metric,
         slo=slo,
         min_coverage=min_coverage,
+        slo_window=slo_window,
+        labeler_columns=labeler_columns,
         slices=slices,
         slice_columns=slice_columns,
         drift_threshold=drift_threshold,
@@ -466,6 +515,7 @@ def show(
         query_findings,
         recent_runs,
     )
+    from mileage.monitors._slo import current_state
     from mileage.monitors._suite import describe_suite
 
     store = _state(ctx).store()
@@ -477,6 +527,7 @@ def show(
             "suite_versions": list_suites(store, record.id),
             "suite": describe_suite(suite["spec"]),
             "recent_runs": recent_runs(store, record.id),
+            "slo_state": current_state(store, record).to_dict(),
             "recent_findings": [
                 {
                     k: f[k]
@@ -508,6 +559,7 @@ def show(
             "batches_uri",
             "labels_uri",
             "id_column",
+            "labeler_columns",
             "cadence",
             "owner",
             "on_call",
@@ -540,6 +592,8 @@ def show(
                 col["detail"],
             )
         console.print(table)
+        slo_state = data["slo_state"]
+        console.print(f"[bold]SLO state[/bold]: {slo_state['state']}: {slo_state['reason']}")
         runs = Table(
             "run", "batch", "kind", "model", "status", "rows", "findings", title="recent runs"
         )
@@ -586,6 +640,8 @@ def edit(
     metric: Metric = None,
     slo: Slo = None,
     min_coverage: MinCoverage = None,
+    slo_window: SloWindow = None,
+    labeler_columns: LabelerColumns = None,
     slices: Slices = None,
     slice_columns: SliceColumns = None,
     drop_columns: Annotated[
@@ -629,6 +685,8 @@ def edit(
             metric=metric,
             slo=slo,
             min_coverage=min_coverage,
+            slo_window=slo_window,
+            labeler_columns=labeler_columns,
             slices=slices,
             slice_columns=slice_columns,
             drift_threshold=drift_threshold,
@@ -843,3 +901,48 @@ def findings(
             )
 
     emit(rows, as_json, human)
+
+
+@monitor_app.command("cadence")
+@handle_errors
+def cadence(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Monitor name.")],
+    training_hours: Annotated[
+        float,
+        typer.Option(
+            "--training-hours", help="Training plus validation time: the shortest cadence [4]."
+        ),
+    ] = 4.0,
+    fit: Annotated[
+        str, typer.Option("--fit", help="linear (Theil-Sen) or isotonic (monotone) decay fit.")
+    ] = "linear",
+    as_json: JsonOption = False,
+) -> None:
+    """Recommend a retraining cadence from how the metric decays with model age.
+
+    Uses the monitor's labelled batches (model age: batch time minus the model version's
+    registration). Example: mileage monitor cadence churn --training-hours 4
+    """
+    from mileage.monitors.cadence import cadence_for_monitor
+
+    rec = _state(ctx).call(cadence_for_monitor, name, training_hours=training_hours, method=fit)
+    data = {"pipeline": name, **rec.to_dict()}
+
+    def human() -> None:
+        if not rec.enough:
+            typer.echo(f"monitor {name!r}: no cadence recommended yet.")
+        else:
+            low, high = rec.decay_per_day_ci or (float("nan"), float("nan"))
+            typer.echo(
+                f"monitor {name!r}: {rec.metric} {rec.decay_per_day:+.4g} per day of model age "
+                f"(95% interval {low:+.4g} to {high:+.4g}); fresh model {rec.fresh:.4g}."
+            )
+            typer.echo(
+                f"recommended cadence: every {rec.cadence}"
+                + ("" if rec.keeps_threshold else " (cannot keep the threshold)")
+            )
+        for line in rec.reasoning:
+            typer.echo(f"  - {line}")
+
+    emit(data, as_json, human)
