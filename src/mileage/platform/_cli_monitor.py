@@ -593,7 +593,7 @@ def show(
             )
         console.print(table)
         slo_state = data["slo_state"]
-        console.print(f"[bold]SLO state[/bold]: {slo_state['state']}: {slo_state['reason']}")
+        console.print(f"SLO state: {slo_state['state']}: {slo_state['reason']}", markup=False)
         runs = Table(
             "run", "batch", "kind", "model", "status", "rows", "findings", title="recent runs"
         )
