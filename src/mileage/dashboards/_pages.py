@@ -256,11 +256,11 @@ ONCALL = DashboardSpec(
                     "stat",
                     (
                         Query(
-                            'count(mileage_monitor_slo_margin{pipeline=~"$pipeline"} < 0) or vector(0)',
+                            'count(mileage_monitor_slo_healthy{pipeline=~"$pipeline"} == 0) or vector(0)',
                             instant=True,
                         ),
                     ),
-                    "Pipelines whose latest final metric is below their SLO: broken by definition.",
+                    "Pipelines whose windowed metric (the labelled rows of their last final batches) is below their SLO: broken by definition. 'mileage monitor show NAME' gives the window.",
                     thresholds=RED_ABOVE_0,
                 ),
             ),
@@ -471,8 +471,12 @@ PIPELINE = DashboardSpec(
                     (
                         Query(f"mileage_monitor_performance{{{_P}}}", "{{slice}} {{metric}}"),
                         Query('mileage_monitor_slo{pipeline=~"$pipeline"}', "SLO"),
+                        Query(
+                            f"mileage_monitor_label_agreement_ratio{{{_P}}}",
+                            "labeler agreement (ceiling)",
+                        ),
                     ),
-                    "Latest final metric overall ('all') and per declared slice, against the SLO; a slice can fall while the overall metric rises.",
+                    "Latest final metric overall ('all') and per declared slice, against the SLO; a slice can fall while the overall metric rises. Labeler agreement, where labels come from several labelers, is the ceiling accuracy can reach.",
                     width=16,
                 ),
                 PanelSpec(

@@ -105,7 +105,7 @@ def monitored_pipeline(
 
     Writes under ``root``: the reference (labelled held-out rows), two batches served with a
     ``scored_at`` time (``2026-11-20`` clean; ``2026-11-21`` with ``mean_radius`` x1000, a
-    unit change upstream) and their labels, arriving two days later. The monitor has an SLO
+    unit change upstream) and their labels, arriving two days later, from two labelers. The monitor has an SLO
     (accuracy 0.9), a slice, an owner and an on-call, and ``model`` scores the batches.
     """
     import pandas as pd
@@ -125,6 +125,10 @@ def monitored_pipeline(
     labels = data.held_out[["id", "label"]].assign(
         labelled_at=[pd.Timestamp(times["2026-11-20"]) + pd.Timedelta(days=2)] * len(served)
     )
+    # a second labeler (SYNTHETIC): disagrees with the first on every 20th row
+    second = labels["label"].copy()
+    second.iloc[::20] = 1 - second.iloc[::20]
+    labels["label_second_labeler"] = second
     labels.to_parquet(folder / "labels.parquet")
     return MonitorConfig(
         name=name,
@@ -141,4 +145,5 @@ def monitored_pipeline(
         cadence="1d",
         slices=["small: mean_radius < 13"],
         performance={"slo": 0.9},
+        labeler_columns=["label", "label_second_labeler"],
     )
