@@ -78,6 +78,44 @@ class CollectReport:
         return asdict(self)
 
 
+def start_pass(store: TraceStore, source_id: int) -> int:
+    """Record a collection pass of ``source_id`` as running; returns its id."""
+    from sqlalchemy import insert
+
+    from mileage.platform.store import schema as t
+    from mileage.platform.store import utcnow
+
+    with store.begin() as conn:
+        result = conn.execute(
+            insert(t.collector_passes)
+            .values(source_id=source_id, started_at=utcnow(), status="running", warnings=[])
+            .returning(t.collector_passes.c.id)
+        )
+        return int(result.scalar_one())
+
+
+def finish_pass(store: TraceStore, pass_id: int, report: CollectReport, error: str | None) -> None:
+    """Record how a pass ended: its counts and warnings, and the error when it failed."""
+    from sqlalchemy import update
+
+    from mileage.platform.store import schema as t
+    from mileage.platform.store import utcnow
+
+    with store.begin() as conn:
+        conn.execute(
+            update(t.collector_passes)
+            .where(t.collector_passes.c.id == pass_id)
+            .values(
+                finished_at=utcnow(),
+                status="failed" if error else "succeeded",
+                runs_written=report.runs_written,
+                runs_unchanged=report.runs_unchanged,
+                warnings=report.warnings,
+                error=error[:4000] if error else None,
+            )
+        )
+
+
 class Collector(Protocol):
     """Anything that brings runs from a source into the trace store.
 

@@ -13,8 +13,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import insert, update
-
+from mileage.collectors._base import finish_pass, start_pass
 from mileage.collectors.metadata._autosklearn import AutoSklearn
 from mileage.collectors.metadata._base import (
     KIND,
@@ -29,8 +28,7 @@ from mileage.collectors.metadata._tabrepo import TabRepoLightGBM
 from mileage.platform.errors import ConfigError, SourceUnavailableError
 from mileage.platform.progress import NullProgress, Progress
 from mileage.platform.settings import Settings
-from mileage.platform.store import TraceStore, utcnow
-from mileage.platform.store import schema as t
+from mileage.platform.store import TraceStore
 
 SOURCES: dict[str, Callable[[], MetadataSource]] = {
     "tabrepo-lightgbm": TabRepoLightGBM,
@@ -174,14 +172,7 @@ def import_metadata(
     digest = digest_files(source.files(root))
     source_id = store.ensure_source(KIND, name, display_name=f"{name} ({root})")
     report = MetadataReport(source=name, reader="files", path=str(root))
-    with store.begin() as conn:
-        pass_id = int(
-            conn.execute(
-                insert(t.collector_passes)
-                .values(source_id=source_id, started_at=utcnow(), status="running", warnings=[])
-                .returning(t.collector_passes.c.id)
-            ).scalar_one()
-        )
+    pass_id = start_pass(store, source_id)
     try:
         with store.connect() as conn:
             cursor = TraceStore.read_cursor(conn, source_id)
@@ -227,27 +218,11 @@ def import_metadata(
             progress.finish()
             report.warnings = batch.warnings.lines()
     except BaseException as exc:
-        _finish(store, pass_id, report, f"{type(exc).__name__}: {exc}")
+        finish_pass(store, pass_id, report, f"{type(exc).__name__}: {exc}")
         raise
     report.seconds = time.perf_counter() - started
-    _finish(store, pass_id, report, None)
+    finish_pass(store, pass_id, report, None)
     return report
-
-
-def _finish(store: TraceStore, pass_id: int, report: MetadataReport, error: str | None) -> None:
-    with store.begin() as conn:
-        conn.execute(
-            update(t.collector_passes)
-            .where(t.collector_passes.c.id == pass_id)
-            .values(
-                finished_at=utcnow(),
-                status="failed" if error else "succeeded",
-                runs_written=report.runs_written,
-                runs_unchanged=report.runs_unchanged,
-                warnings=report.warnings,
-                error=error[:4000] if error else None,
-            )
-        )
 
 
 class MetadataCollector:

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import Connection, delete, insert, select, update
 
 from mileage.collectors import _iterations as iterations
-from mileage.collectors._base import CollectReport, WarningLog
+from mileage.collectors._base import CollectReport, WarningLog, finish_pass, start_pass
 from mileage.collectors.mlflow._filestore import FileStoreReader, looks_like_file_store
 from mileage.collectors.mlflow._records import (
     TERMINAL,
@@ -30,7 +30,7 @@ from mileage.platform.errors import ConfigError
 from mileage.platform.pipelines import operators_from_run, store_pipeline
 from mileage.platform.progress import NullProgress, Progress
 from mileage.platform.settings import Settings
-from mileage.platform.store import TraceStore, pack_history, upsert, utcnow
+from mileage.platform.store import TraceStore, pack_history, upsert
 from mileage.platform.store import schema as t
 
 log = logging.getLogger(__name__)
@@ -127,18 +127,18 @@ class MlflowCollector:
         reader = open_reader(self.tracking_uri, warnings, self.settings)
         report = CollectReport(source=reader.uri, reader=reader.kind)
         source_id = store.ensure_source(KIND, reader.uri)
-        pass_id = _start_pass(store, source_id)
+        pass_id = start_pass(store, source_id)
         try:
             self._run(store, reader, source_id, report, warnings, progress)
         except BaseException as exc:
             report.warnings = warnings.lines()
-            _finish_pass(store, pass_id, report, error=f"{type(exc).__name__}: {exc}")
+            finish_pass(store, pass_id, report, error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
             reader.close()
         report.seconds = time.perf_counter() - started
         report.warnings = warnings.lines()
-        _finish_pass(store, pass_id, report, error=None)
+        finish_pass(store, pass_id, report, error=None)
         return report
 
     # -- the pass --------------------------------------------------------------------------
@@ -308,32 +308,6 @@ def _advance(cursor: dict[str, Any], records: Sequence[RunRecord]) -> dict[str, 
     still_open = {r.run_id for r in records if r.status not in TERMINAL}
     position["open_runs"] = sorted((set(cursor.get("open_runs", [])) - written) | still_open)
     return position
-
-
-def _start_pass(store: TraceStore, source_id: int) -> int:
-    with store.begin() as conn:
-        result = conn.execute(
-            insert(t.collector_passes)
-            .values(source_id=source_id, started_at=utcnow(), status="running", warnings=[])
-            .returning(t.collector_passes.c.id)
-        )
-        return int(result.scalar_one())
-
-
-def _finish_pass(store: TraceStore, pass_id: int, report: CollectReport, error: str | None) -> None:
-    with store.begin() as conn:
-        conn.execute(
-            update(t.collector_passes)
-            .where(t.collector_passes.c.id == pass_id)
-            .values(
-                finished_at=utcnow(),
-                status="failed" if error else "succeeded",
-                runs_written=report.runs_written,
-                runs_unchanged=report.runs_unchanged,
-                warnings=report.warnings,
-                error=error[:4000] if error else None,
-            )
-        )
 
 
 def _write_experiments(

@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Connection, cast, insert, select, update
+from sqlalchemy import BigInteger, Connection, cast, select
 
 from mileage.collectors import _iterations as iterations
-from mileage.collectors._base import CollectReport, WarningLog
+from mileage.collectors._base import CollectReport, WarningLog, finish_pass, start_pass
 from mileage.collectors.openml._assemble import (
     RunEvidence,
     assemble,
@@ -59,7 +59,7 @@ from mileage.collectors.openml._write import (
 from mileage.platform.errors import ConfigError
 from mileage.platform.progress import NullProgress, Progress
 from mileage.platform.settings import Settings
-from mileage.platform.store import TraceStore, utcnow
+from mileage.platform.store import TraceStore
 from mileage.platform.store import schema as t
 
 log = logging.getLogger(__name__)
@@ -251,20 +251,20 @@ class OpenmlCollector:
         uri = self.source_uri or source.uri
         report = OpenmlReport(source=uri, reader="cache" if not source.can_list else "server")
         source_id = store.ensure_source(KIND, uri, display_name=source.location)
-        pass_id = _start_pass(store, source_id)
+        pass_id = start_pass(store, source_id)
         try:
             _Pass(
                 self, store, source, source_id, warnings, report, progress or NullProgress()
             ).run()
         except BaseException as exc:
             report.warnings = warnings.lines()
-            _finish_pass(store, pass_id, report, error=f"{type(exc).__name__}: {exc}")
+            finish_pass(store, pass_id, report, error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
             source.close()
         report.seconds = time.perf_counter() - started
         report.warnings = warnings.lines()
-        _finish_pass(store, pass_id, report, error=None)
+        finish_pass(store, pass_id, report, error=None)
         return report
 
 
@@ -584,32 +584,6 @@ def _stored_ids(
 ) -> dict[int, int]:
     found = ids_of(conn, table, source_id, (str(i) for i in ids if i is not None))
     return {int(k): v for k, v in found.items()}
-
-
-def _start_pass(store: TraceStore, source_id: int) -> int:
-    with store.begin() as conn:
-        result = conn.execute(
-            insert(t.collector_passes)
-            .values(source_id=source_id, started_at=utcnow(), status="running", warnings=[])
-            .returning(t.collector_passes.c.id)
-        )
-        return int(result.scalar_one())
-
-
-def _finish_pass(store: TraceStore, pass_id: int, report: CollectReport, error: str | None) -> None:
-    with store.begin() as conn:
-        conn.execute(
-            update(t.collector_passes)
-            .where(t.collector_passes.c.id == pass_id)
-            .values(
-                finished_at=utcnow(),
-                status="failed" if error else "succeeded",
-                runs_written=report.runs_written,
-                runs_unchanged=report.runs_unchanged,
-                warnings=report.warnings,
-                error=error[:4000] if error else None,
-            )
-        )
 
 
 __all__ = ["CHAIN_GROUP", "KIND", "OpenmlCollector", "OpenmlReport", "Selection"]
