@@ -19,8 +19,8 @@ from mileage.platform._cli_common import JsonOption, _State, _state, emit, handl
 from mileage.platform._cli_dashboards import dashboards_app
 from mileage.platform._cli_monitor import monitor_app
 from mileage.platform._cli_pipeline import nextstep_app, pipeline_app
-from mileage.platform._cli_warmstart import train_app, warmstart
 from mileage.platform._cli_suggestions import alerts_app, suggestions_app
+from mileage.platform._cli_warmstart import train_app, warmstart
 
 app = typer.Typer(
     name="mileage",
