@@ -302,3 +302,74 @@ def test_a_monitor_job_checks_alerts_and_routes_in_one_run(
     (rerun,) = [r for r in daemon.run_once() if r["job"] == "monitor:cancer"]
     again = json.loads(rerun["detail"])
     assert again["batches"] == 0 and again["runs_read"] == 0  # idempotent: nothing twice
+
+
+@pytest.fixture
+def tick_job(monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """A job kind that does nothing, at a cadence the test can change."""
+    cadence = {"tick:x": 3600.0}
+    monkeypatch.setitem(daemon_module.RUNNERS, "tick", lambda d, spec: {"ok": True})
+    monkeypatch.setattr(
+        daemon_module,
+        "PROVIDERS",
+        [lambda d: [JobSpec(job, "tick", every) for job, every in cadence.items()]],
+    )
+    return cadence
+
+
+def _next_run(d: Daemon, job_id: str) -> Any:
+    return d._scheduler.get_job(job_id).next_run_time
+
+
+def test_resync_keeps_the_next_run_of_unchanged_jobs(
+    sqlite_store: TraceStore, tick_job: dict[str, float]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    d = Daemon(_settings(), sqlite_store, registry=CollectorRegistry())
+    d.lead()
+    try:
+        d._scheduler.pause()
+        due = datetime.now(UTC) - timedelta(seconds=1)  # due, not yet handed out
+        d._scheduler.modify_job("tick:x", next_run_time=due)
+        assert d.sync_jobs() == ["tick:x"]
+        assert _next_run(d, "tick:x") == due  # a resync must not skip the due run
+        tick_job["tick:x"] = 1800.0
+        tick_job["tick:y"] = 60.0
+        d.sync_jobs()
+        nxt = _next_run(d, "tick:x")
+        assert nxt > datetime.now(UTC) and nxt.timestamp() % 1800 == 0  # rescheduled, aligned
+        assert _next_run(d, "tick:y").timestamp() % 60 == 0
+        del tick_job["tick:y"]
+        d.sync_jobs()
+        assert [j.id for j in d._scheduler.get_jobs()] == ["tick:x"]
+    finally:
+        d.close()
+
+
+def test_a_slot_missed_while_down_runs_once_after_a_restart(
+    sqlite_store: TraceStore, tick_job: dict[str, float]
+) -> None:
+    from datetime import UTC, datetime
+
+    first = Daemon(_settings(), sqlite_store, registry=CollectorRegistry())
+    first.lead()
+    first._scheduler.pause()
+    # the daemon was down when this hour's slot fell due (as the job store then records it)
+    slot = int(time.time() // 3600 * 3600)
+    first._scheduler.modify_job("tick:x", next_run_time=datetime.fromtimestamp(slot, UTC))
+    first.close()
+    second = Daemon(_settings(), sqlite_store, registry=CollectorRegistry())
+    second.lead()
+
+    def finished() -> list[Any]:
+        with sqlite_store.connect() as conn:
+            return list(
+                conn.execute(select(t.job_runs).where(t.job_runs.c.status != "running")).all()
+            )
+
+    try:
+        rows = _wait(finished, timeout=20)
+    finally:
+        second.close()
+    assert [(r.job_id, r.slot_ms, r.status) for r in rows] == [("tick:x", slot * 1000, "succeeded")]

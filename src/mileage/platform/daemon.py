@@ -263,6 +263,24 @@ def _epoch(value: datetime) -> float:
 
 
 _ACTIVE: Daemon | None = None
+#: What APScheduler calls, by textual reference, so that jobs can be persisted.
+JOB_FUNC = "mileage.platform.daemon:scheduled_run"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _same_schedule(job: Any, spec: JobSpec) -> bool:
+    """Whether a scheduled job already runs ``spec`` at its cadence, on epoch-aligned slots."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    trigger = job.trigger
+    return (
+        isinstance(trigger, IntervalTrigger)
+        and abs(trigger.interval.total_seconds() - spec.interval_seconds) < 1e-6
+        and trigger.start_date == _EPOCH
+        and job.func_ref == JOB_FUNC
+        and list(job.args) == [spec.id]
+        and not job.kwargs
+    )
 
 
 def scheduled_run(job_id: str) -> None:
@@ -438,7 +456,7 @@ class Daemon:
             self.store.engine.dialect.name == "sqlite" and database in (None, "", ":memory:")
         )
         jobstore = SQLAlchemyJobStore(engine=self.store.engine) if persistent else MemoryJobStore()
-        return BackgroundScheduler(
+        return _scheduler_class(BackgroundScheduler)(
             jobstores={"default": jobstore},
             executors={"default": ThreadPoolExecutor(self.settings.daemon_workers)},
             job_defaults={
@@ -450,27 +468,41 @@ class Daemon:
         )
 
     def sync_jobs(self) -> list[str]:
-        """Make the scheduler's jobs match :meth:`specs` (add, update, remove)."""
+        """Make the scheduler's jobs match :meth:`specs`: add new jobs, reschedule those whose
+        cadence changed, remove those no longer defined.
+
+        A job whose schedule is unchanged is left alone: replacing it would move its next run
+        time to the next slot from now, dropping a run that is due but not yet handed out (and,
+        on the resync after a restart, the catch-up run of slots missed during downtime).
+        """
         from apscheduler.triggers.interval import IntervalTrigger
 
         wanted = {s.id: s for s in self.specs()}
+        defaults = {
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": int(self.settings.misfire_grace_seconds),
+        }
         for job in self._scheduler.get_jobs():
-            if job.id not in wanted:
+            spec = wanted.get(job.id)
+            if spec is None:
                 job.remove()
+            elif _same_schedule(job, spec):
+                wanted.pop(job.id)
+                if any(getattr(job, k) != v for k, v in defaults.items()):
+                    job.modify(**defaults)  # keeps the next run time
         for spec in wanted.values():
             # Aligned to the epoch, so every replica computes the same slots.
-            trigger = IntervalTrigger(
-                seconds=spec.interval_seconds, start_date=datetime(1970, 1, 1, tzinfo=UTC)
-            )
+            trigger = IntervalTrigger(seconds=spec.interval_seconds, start_date=_EPOCH)
             self._scheduler.add_job(
-                "mileage.platform.daemon:scheduled_run",
+                JOB_FUNC,
                 trigger=trigger,
                 args=[spec.id],
                 id=spec.id,
                 name=spec.id,
                 replace_existing=True,
             )
-        return sorted(wanted)
+        return sorted(self._specs)
 
     def lead(self) -> None:
         """Start scheduling (call after taking the lock)."""
@@ -589,6 +621,27 @@ class Daemon:
         self.step_down(wait=False)
         if _ACTIVE is self:
             _ACTIVE = None
+
+
+def _scheduler_class(base: type) -> type:
+    """APScheduler's scheduler, minus the pass over due jobs that 3.x makes after shutdown.
+
+    ``shutdown()`` stops the executors, then wakes the scheduler thread, which processes due
+    jobs once more: each is handed to a stopped executor (an error per job) and its next run
+    time moves on, so a slot that fell due while the daemon was stopping was lost instead of
+    running as the catch-up run after the restart. Checking the state under the job stores'
+    lock, which ``shutdown()`` holds while it stops the executors, closes that window.
+    """
+    from apscheduler.schedulers.base import STATE_STOPPED
+
+    class Scheduler(base):
+        def _process_jobs(self) -> float | None:
+            with self._jobstores_lock:
+                if self.state == STATE_STOPPED:
+                    return None
+                return super()._process_jobs()
+
+    return Scheduler
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
