@@ -373,3 +373,50 @@ def test_a_slot_missed_while_down_runs_once_after_a_restart(
     finally:
         second.close()
     assert [(r.job_id, r.slot_ms, r.status) for r in rows] == [("tick:x", slot * 1000, "succeeded")]
+
+
+def test_job_health_reads_the_latest_runs_of_every_job(any_store: TraceStore) -> None:
+    """What the scrape reads by index seeks equals the whole-table answer."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    base = datetime(2026, 11, 20, tzinfo=UTC)
+    statuses = {  # job -> statuses of its runs, oldest first
+        "collect:mlflow:1": ["succeeded", "failed", "succeeded", "running"],
+        "monitor:churn": ["succeeded", "succeeded", "failed", "abandoned"],
+        "monitor:dead": ["failed", "failed"],
+        "monitor:new": ["running"],
+    }
+    rows = [
+        {
+            "job_id": job,
+            "kind": job.split(":")[0],
+            "slot_ms": k * 300_000,
+            "status": status,
+            "attempts": 1,
+            "owner": "test:1",
+            "started_at": base + timedelta(minutes=5 * k),
+            "finished_at": None
+            if status == "running"
+            else base + timedelta(minutes=5 * k, seconds=7),
+        }
+        for job, runs in statuses.items()
+        for k, status in enumerate(runs)
+    ]
+    with any_store.begin() as conn:
+        conn.execute(insert(t.job_runs), rows)
+    registry = CollectorRegistry()
+    Daemon(_settings(), any_store, registry=registry)
+
+    def sample(name: str, job: str) -> float | None:
+        return registry.get_sample_value(name, {"job": job})
+
+    last_ok = "mileage_job_last_success_timestamp_seconds"
+    assert (
+        sample(last_ok, "collect:mlflow:1") == (base + timedelta(minutes=10, seconds=7)).timestamp()
+    )
+    assert sample(last_ok, "monitor:churn") == (base + timedelta(minutes=5, seconds=7)).timestamp()
+    assert sample(last_ok, "monitor:dead") is None and sample(last_ok, "monitor:new") is None
+    failed = "mileage_job_last_run_failed"
+    assert [sample(failed, job) for job in statuses] == [0.0, 1.0, 1.0, None]
