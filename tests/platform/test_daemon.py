@@ -420,3 +420,43 @@ def test_job_health_reads_the_latest_runs_of_every_job(any_store: TraceStore) ->
     assert sample(last_ok, "monitor:dead") is None and sample(last_ok, "monitor:new") is None
     failed = "mileage_job_last_run_failed"
     assert [sample(failed, job) for job in statuses] == [0.0, 1.0, 1.0, None]
+
+
+def test_a_run_that_waited_for_a_worker_claims_the_slot_it_was_scheduled_for(
+    sqlite_store: TraceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two jobs share one worker and fall due together; the second starts after the next
+    slot began, and must still claim its own slot (not the next one, whose run it would skip)."""
+
+    def slow(d: Daemon, spec: JobSpec) -> Mapping[str, Any]:
+        time.sleep(1.4)
+        return {}
+
+    monkeypatch.setitem(daemon_module.RUNNERS, "slow", slow)
+    monkeypatch.setattr(
+        daemon_module,
+        "PROVIDERS",
+        [lambda d: [JobSpec("slow:a", "slow", 1.0), JobSpec("slow:b", "slow", 1.0)]],
+    )
+    d = Daemon(_settings(daemon_workers=1), sqlite_store, registry=CollectorRegistry())
+    d.lead()
+
+    def claimed() -> dict[str, list[int]]:
+        with sqlite_store.connect() as conn:
+            rows = conn.execute(
+                select(t.job_runs.c.job_id, t.job_runs.c.slot_ms, t.job_runs.c.started_at).order_by(
+                    t.job_runs.c.id
+                )
+            ).all()
+        out: dict[str, list[int]] = {}
+        for job, slot, started in rows:
+            out.setdefault(job, []).append(slot)
+            assert daemon_module._epoch(started) * 1000 >= slot
+        return out if len(out) == 2 else {}
+
+    try:
+        first = _wait(claimed, timeout=20)
+    finally:
+        d.close()
+    (a,), (b,) = first["slow:a"][:1], first["slow:b"][:1]
+    assert a == b  # both were scheduled for the same slot; the one that waited kept it

@@ -292,6 +292,8 @@ def _epoch(value: datetime) -> float:
 
 
 _ACTIVE: Daemon | None = None
+#: The scheduled time of the run on this worker thread (set by the daemon's executor).
+_SCHEDULED = threading.local()
 #: What APScheduler calls, by textual reference, so that jobs can be persisted.
 JOB_FUNC = "mileage.platform.daemon:scheduled_run"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -313,12 +315,18 @@ def _same_schedule(job: Any, spec: JobSpec) -> bool:
 
 
 def scheduled_run(job_id: str) -> None:
-    """Entry point APScheduler calls (by textual reference, so jobs can be persisted)."""
+    """Entry point APScheduler calls (by textual reference, so jobs can be persisted).
+
+    The run claims the slot it was scheduled for, which the daemon's executor passes along:
+    a run that waited for a worker past the start of its next slot must not take that slot's
+    claim, or the next run would be skipped as already done.
+    """
     daemon = _ACTIVE
     if daemon is None:  # a persisted job fired in a process that is not a daemon
         log.warning("job %s fired with no active daemon; ignored", job_id)
         return
-    daemon.run_job(job_id)
+    scheduled = getattr(_SCHEDULED, "at", None)
+    daemon.run_job(job_id, slot_ms=round(scheduled.timestamp() * 1000) if scheduled else None)
 
 
 class Daemon:
@@ -487,7 +495,9 @@ class Daemon:
         jobstore = SQLAlchemyJobStore(engine=self.store.engine) if persistent else MemoryJobStore()
         return _scheduler_class(BackgroundScheduler)(
             jobstores={"default": jobstore},
-            executors={"default": ThreadPoolExecutor(self.settings.daemon_workers)},
+            executors={
+                "default": _executor_class(ThreadPoolExecutor)(self.settings.daemon_workers)
+            },
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -671,6 +681,37 @@ def _scheduler_class(base: type) -> type:
                 return super()._process_jobs()
 
     return Scheduler
+
+
+def _executor_class(base: type) -> type:
+    """APScheduler's thread pool executor, telling each run when it was scheduled.
+
+    Jobs are called with their stored arguments only; the scheduled time travels in a
+    thread-local set around APScheduler's own ``run_job`` (misfire checks, events unchanged).
+    """
+    from apscheduler.executors.base import run_job
+
+    def run_scheduled(job: Any, alias: str, run_times: list[datetime], logger: str) -> Any:
+        _SCHEDULED.at = run_times[-1] if run_times else None
+        try:
+            return run_job(job, alias, run_times, logger)
+        finally:
+            _SCHEDULED.at = None
+
+    class Executor(base):
+        def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+            def done(future: Any) -> None:
+                exc = future.exception()
+                if exc is not None:
+                    self._run_job_error(job.id, exc, exc.__traceback__)
+                else:
+                    self._run_job_success(job.id, future.result())
+
+            self._pool.submit(
+                run_scheduled, job, job._jobstore_alias, run_times, self._logger.name
+            ).add_done_callback(done)
+
+    return Executor
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
