@@ -83,7 +83,7 @@ import time
 import urllib.request
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -327,14 +327,19 @@ class WarningLog(logging.Handler):
             root.removeHandler(self)
 
 
-def _events(scheduler: Any, into: list[tuple[float, int, str, list[datetime]]]) -> None:
+Event = tuple[float, int, float | None]  # when, APScheduler event code, scheduled time
+
+
+def _events(scheduler: Any, into: list[Event]) -> None:
+    """Records every scheduler event (small tuples: the list lives as long as the phase)."""
     from apscheduler.events import EVENT_ALL
 
     def listener(event: Any) -> None:
         times = getattr(event, "scheduled_run_times", None) or [
             getattr(event, "scheduled_run_time", None)
         ]
-        into.append((time.time(), event.code, getattr(event, "job_id", "") or "", times))
+        scheduled = times[-1].timestamp() if times[-1] is not None else None
+        into.append((time.time(), event.code, scheduled))
 
     scheduler.add_listener(listener, EVENT_ALL)
 
@@ -372,7 +377,7 @@ class Phase:
     interval: float
     slots: list[float]
     runs: list[dict[str, Any]]  # job, slot, started, finished, status
-    events: list[tuple[float, int, str, list[datetime]]]
+    events: list[Event]
     samples: list[tuple[float, float, int, float]]
     warnings: WarningLog
     fed: int
@@ -433,7 +438,7 @@ def run_mileage(
     from mileage.platform.store import schema as t
 
     interval = CADENCE_SECONDS / speedup
-    events: list[tuple[float, int, str, list[datetime]]] = []
+    events: list[Event] = []
 
     class LoadDaemon(daemon_module.Daemon):
         def _build_scheduler(self) -> Any:
@@ -664,7 +669,7 @@ def run_plain(
             },
             timezone="UTC",
         )
-    events: list[tuple[float, int, str, list[datetime]]] = []
+    events: list[Event] = []
     _events(scheduler, events)
     scheduler.add_listener(attribute, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     label = "APScheduler defaults" if defaults else "plain APScheduler"
@@ -742,13 +747,11 @@ def summarize(phase: Phase, jobs: list[str], late_fraction: float) -> dict[str, 
     for ms in sorted(slot_ms):
         ends = [r["finished"] for (_, k), r in by_key.items() if k == ms and r["finished"]]
         drain.append(max(ends) - ms / 1000 if ends else float("nan"))
-    codes = Counter(code for _, code, _, times in phase.events if _in_window(times, slot_ms))
+    codes = Counter(code for _, code, at in phase.events if _in_window(at, slot_ms))
     handed = [
-        when - t.timestamp()
-        for when, code, _, times in phase.events
-        if code == EVENT_JOB_SUBMITTED and _in_window(times, slot_ms)
-        for t in times[-1:]
-        if t is not None
+        when - at
+        for when, code, at in phase.events
+        if at is not None and code == EVENT_JOB_SUBMITTED and _in_window(at, slot_ms)
     ]
     # steady state: from the end of the first measured cycle to the stop
     steady_from = phase.slots[0] + interval
@@ -825,8 +828,8 @@ def summarize(phase: Phase, jobs: list[str], late_fraction: float) -> dict[str, 
     }
 
 
-def _in_window(times: Sequence[datetime | None], slot_ms: set[int]) -> bool:
-    return any(t is not None and round(t.timestamp() * 1000) in slot_ms for t in times)
+def _in_window(at: float | None, slot_ms: set[int]) -> bool:
+    return at is not None and round(at * 1000) in slot_ms
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
@@ -869,6 +872,9 @@ def main() -> int:
     parser.add_argument("--history-days", type=float, default=None)
     parser.add_argument("--scrape-period", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out", default=None, help="results name (default daemon_load, daemon_load_quick)"
+    )
     parser.add_argument(
         "--baselines",
         default=None,
@@ -1071,7 +1077,7 @@ def main() -> int:
         "summary": lines,
         "wall_seconds": time.perf_counter() - started,
     }
-    path = write_results("daemon_load" + ("_quick" if quick else ""), payload)
+    path = write_results(args.out or ("daemon_load_quick" if quick else "daemon_load"), payload)
     print(f"written {path}")
     return 0
 
