@@ -828,6 +828,11 @@ def summarize(phase: Phase, jobs: list[str], late_fraction: float) -> dict[str, 
     }
 
 
+def _num(value: float | None, digits: int) -> str:
+    """A figure for the table; ``-`` where a phase has none (e.g. no steady state)."""
+    return "-" if value is None or value != value else f"{value:.{digits}f}"
+
+
 def _in_window(at: float | None, slot_ms: set[int]) -> bool:
     return at is not None and round(at * 1000) in slot_ms
 
@@ -962,10 +967,9 @@ def main() -> int:
                 f"{s['late']} ({s['late_percent']:.1f}%)",
                 f"{s['start_delay_seconds']['p50']:.2f} / {s['start_delay_seconds']['p95']:.2f} "
                 f"/ {s['start_delay_seconds']['max']:.2f}",
-                f"{s.get('cpu_seconds_per_cycle', float('nan')):.1f}",
-                f"{s.get('cpu_percent_mean', float('nan')):.0f}",
-                f"{s.get('rss_mib_start', float('nan')):.0f} / "
-                f"{s.get('rss_mib_end', float('nan')):.0f}",
+                _num(s.get("cpu_seconds_per_cycle"), 1),
+                _num(s.get("cpu_percent_mean"), 0),
+                f"{_num(s.get('rss_mib_start'), 0)} / {_num(s.get('rss_mib_end'), 0)}",
             ]
         )
     text = table(
