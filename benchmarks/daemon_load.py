@@ -75,6 +75,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -955,6 +956,7 @@ def main() -> int:
     mine = summaries[0]
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     fleet.store.close()
+    shutil.rmtree(root, ignore_errors=True)
 
     rows = []
     for s in summaries:
