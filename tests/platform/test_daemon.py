@@ -302,3 +302,161 @@ def test_a_monitor_job_checks_alerts_and_routes_in_one_run(
     (rerun,) = [r for r in daemon.run_once() if r["job"] == "monitor:cancer"]
     again = json.loads(rerun["detail"])
     assert again["batches"] == 0 and again["runs_read"] == 0  # idempotent: nothing twice
+
+
+@pytest.fixture
+def tick_job(monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """A job kind that does nothing, at a cadence the test can change."""
+    cadence = {"tick:x": 3600.0}
+    monkeypatch.setitem(daemon_module.RUNNERS, "tick", lambda d, spec: {"ok": True})
+    monkeypatch.setattr(
+        daemon_module,
+        "PROVIDERS",
+        [lambda d: [JobSpec(job, "tick", every) for job, every in cadence.items()]],
+    )
+    return cadence
+
+
+def _next_run(d: Daemon, job_id: str) -> Any:
+    return d._scheduler.get_job(job_id).next_run_time
+
+
+def test_resync_keeps_the_next_run_of_unchanged_jobs(
+    sqlite_store: TraceStore, tick_job: dict[str, float]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    d = Daemon(_settings(), sqlite_store, registry=CollectorRegistry())
+    d.lead()
+    try:
+        d._scheduler.pause()
+        due = datetime.now(UTC) - timedelta(seconds=1)  # due, not yet handed out
+        d._scheduler.modify_job("tick:x", next_run_time=due)
+        assert d.sync_jobs() == ["tick:x"]
+        assert _next_run(d, "tick:x") == due  # a resync must not skip the due run
+        tick_job["tick:x"] = 1800.0
+        tick_job["tick:y"] = 60.0
+        d.sync_jobs()
+        nxt = _next_run(d, "tick:x")
+        assert nxt > datetime.now(UTC) and nxt.timestamp() % 1800 == 0  # rescheduled, aligned
+        assert _next_run(d, "tick:y").timestamp() % 60 == 0
+        del tick_job["tick:y"]
+        d.sync_jobs()
+        assert [j.id for j in d._scheduler.get_jobs()] == ["tick:x"]
+    finally:
+        d.close()
+
+
+def test_a_slot_missed_while_down_runs_once_after_a_restart(
+    sqlite_store: TraceStore, tick_job: dict[str, float]
+) -> None:
+    from datetime import UTC, datetime
+
+    first = Daemon(_settings(), sqlite_store, registry=CollectorRegistry())
+    first.lead()
+    first._scheduler.pause()
+    # the daemon was down when this hour's slot fell due (as the job store then records it)
+    slot = int(time.time() // 3600 * 3600)
+    first._scheduler.modify_job("tick:x", next_run_time=datetime.fromtimestamp(slot, UTC))
+    first.close()
+    second = Daemon(_settings(), sqlite_store, registry=CollectorRegistry())
+    second.lead()
+
+    def finished() -> list[Any]:
+        with sqlite_store.connect() as conn:
+            return list(
+                conn.execute(select(t.job_runs).where(t.job_runs.c.status != "running")).all()
+            )
+
+    try:
+        rows = _wait(finished, timeout=20)
+    finally:
+        second.close()
+    assert [(r.job_id, r.slot_ms, r.status) for r in rows] == [("tick:x", slot * 1000, "succeeded")]
+
+
+def test_job_health_reads_the_latest_runs_of_every_job(any_store: TraceStore) -> None:
+    """What the scrape reads by index seeks equals the whole-table answer."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    base = datetime(2026, 11, 20, tzinfo=UTC)
+    statuses = {  # job -> statuses of its runs, oldest first
+        "collect:mlflow:1": ["succeeded", "failed", "succeeded", "running"],
+        "monitor:churn": ["succeeded", "succeeded", "failed", "abandoned"],
+        "monitor:dead": ["failed", "failed"],
+        "monitor:new": ["running"],
+    }
+    rows = [
+        {
+            "job_id": job,
+            "kind": job.split(":")[0],
+            "slot_ms": k * 300_000,
+            "status": status,
+            "attempts": 1,
+            "owner": "test:1",
+            "started_at": base + timedelta(minutes=5 * k),
+            "finished_at": None
+            if status == "running"
+            else base + timedelta(minutes=5 * k, seconds=7),
+        }
+        for job, runs in statuses.items()
+        for k, status in enumerate(runs)
+    ]
+    with any_store.begin() as conn:
+        conn.execute(insert(t.job_runs), rows)
+    registry = CollectorRegistry()
+    Daemon(_settings(), any_store, registry=registry)
+
+    def sample(name: str, job: str) -> float | None:
+        return registry.get_sample_value(name, {"job": job})
+
+    last_ok = "mileage_job_last_success_timestamp_seconds"
+    assert (
+        sample(last_ok, "collect:mlflow:1") == (base + timedelta(minutes=10, seconds=7)).timestamp()
+    )
+    assert sample(last_ok, "monitor:churn") == (base + timedelta(minutes=5, seconds=7)).timestamp()
+    assert sample(last_ok, "monitor:dead") is None and sample(last_ok, "monitor:new") is None
+    failed = "mileage_job_last_run_failed"
+    assert [sample(failed, job) for job in statuses] == [0.0, 1.0, 1.0, None]
+
+
+def test_a_run_that_waited_for_a_worker_claims_the_slot_it_was_scheduled_for(
+    sqlite_store: TraceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two jobs share one worker and fall due together; the second starts after the next
+    slot began, and must still claim its own slot (not the next one, whose run it would skip)."""
+
+    def slow(d: Daemon, spec: JobSpec) -> Mapping[str, Any]:
+        time.sleep(1.4)
+        return {}
+
+    monkeypatch.setitem(daemon_module.RUNNERS, "slow", slow)
+    monkeypatch.setattr(
+        daemon_module,
+        "PROVIDERS",
+        [lambda d: [JobSpec("slow:a", "slow", 1.0), JobSpec("slow:b", "slow", 1.0)]],
+    )
+    d = Daemon(_settings(daemon_workers=1), sqlite_store, registry=CollectorRegistry())
+    d.lead()
+
+    def claimed() -> dict[str, list[int]]:
+        with sqlite_store.connect() as conn:
+            rows = conn.execute(
+                select(t.job_runs.c.job_id, t.job_runs.c.slot_ms, t.job_runs.c.started_at).order_by(
+                    t.job_runs.c.id
+                )
+            ).all()
+        out: dict[str, list[int]] = {}
+        for job, slot, started in rows:
+            out.setdefault(job, []).append(slot)
+            assert daemon_module._epoch(started) * 1000 >= slot
+        return out if len(out) == 2 else {}
+
+    try:
+        first = _wait(claimed, timeout=20)
+    finally:
+        d.close()
+    (a,), (b,) = first["slow:a"][:1], first["slow:b"][:1]
+    assert a == b  # both were scheduled for the same slot; the one that waited kept it

@@ -8,6 +8,7 @@ latest batch only. Webhook URLs and other router settings are never exported.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -222,70 +223,38 @@ class MonitorsSource:
             "coverage": coverage,
             "lag": lag,
         }
+        latest = _LatestRuns.read(conn)
         for row in conn.execute(select(t.monitors.c.id, t.monitors.c.config)):
-            self._pipeline(conn, int(row.id), MonitorConfig.from_dict(dict(row.config)), families)
+            config = MonitorConfig.from_dict(dict(row.config))
+            self._pipeline(int(row.id), config, latest, families)
+            self._performance(int(row.id), config, latest, families)
         return list(families.values())
 
     def _pipeline(
         self,
-        conn: Connection,
         monitor_id: int,
         config: MonitorConfig,
+        latest: _LatestRuns,
         f: dict[str, GaugeMetricFamily],
     ) -> None:
         name = config.name
         perf = config.performance_options()
         if perf.slo is not None:
             f["slo"].add_metric([name, perf.metric], float(perf.slo))
-        check = conn.execute(
-            select(
-                t.monitor_runs.c.id, t.monitor_runs.c.model_version, t.monitor_runs.c.finished_at
-            )
-            .where(t.monitor_runs.c.monitor_id == monitor_id, t.monitor_runs.c.kind == "check")
-            .order_by(t.monitor_runs.c.id.desc())
-            .limit(1)
-        ).first()
+        check = latest.checks.get(monitor_id)
         if check is None:
             return
         model, version = _model_labels(check.model_version)
         base = [name, model, version]
         if check.finished_at is not None:
             f["last_check"].add_metric([name], _epoch(check.finished_at))
-        counts: dict[str, int] = dict(
-            conn.execute(
-                select(t.monitor_findings.c.severity, func.count())
-                .where(
-                    t.monitor_findings.c.run_id == check.id,
-                    t.monitor_findings.c.check_kind == "validation",
-                )
-                .group_by(t.monitor_findings.c.severity)
-            ).all()
-        )
+        counts = latest.findings.get(check.id, {})
         for severity in ("warning", "blocking"):
-            f["failures"].add_metric([*base, severity], float(counts.get(severity, 0)))
-        kinds: dict[str, int] = dict(
-            conn.execute(
-                select(t.monitor_findings.c.check_kind, func.count())
-                .where(
-                    t.monitor_findings.c.run_id == check.id,
-                    t.monitor_findings.c.severity == "blocking",
-                )
-                .group_by(t.monitor_findings.c.check_kind)
-            ).all()
-        )
+            n = counts.get(("validation", severity), 0)
+            f["failures"].add_metric([*base, severity], float(n))
         for kind in ("input", "validation", "drift", "performance"):
-            f["blocking"].add_metric([*base, kind], float(kinds.get(kind, 0)))
-        stats = conn.execute(
-            select(
-                t.monitor_statistics.c.column,
-                t.monitor_statistics.c.statistic,
-                t.monitor_statistics.c.value,
-            ).where(
-                t.monitor_statistics.c.run_id == check.id,
-                t.monitor_statistics.c.check_kind == "drift",
-                t.monitor_statistics.c.statistic.in_(("effect", "drift_level")),
-            )
-        ).all()
+            f["blocking"].add_metric([*base, kind], float(counts.get((kind, "blocking"), 0)))
+        stats = latest.drift.get(check.id, [])
         effects = {c: v for c, s, v in stats if s == "effect" and v is not None}
         levels = {c: v for c, s, v in stats if s == "drift_level"}
         for column, value in sorted(effects.items(), key=lambda kv: -kv[1])[:TOP_FEATURES]:
@@ -293,98 +262,172 @@ class MonitorsSource:
         if levels:
             alarmed = sum(1 for v in levels.values() if (v or 0) >= 2)
             f["drifted"].add_metric(base, alarmed / len(levels))
-        self._performance(conn, monitor_id, config, f)
 
     def _performance(
         self,
-        conn: Connection,
         monitor_id: int,
         config: MonitorConfig,
+        latest: _LatestRuns,
         f: dict[str, GaugeMetricFamily],
     ) -> None:
         name, perf = config.name, config.performance_options()
-        rows = conn.execute(
-            select(
-                t.monitor_runs.c.id,
-                t.monitor_runs.c.batch_id,
-                t.monitor_statistics.c.slice,
-                t.monitor_statistics.c.statistic,
-                t.monitor_statistics.c.value,
-            )
-            .join(t.monitor_statistics, t.monitor_statistics.c.run_id == t.monitor_runs.c.id)
-            .where(
-                t.monitor_runs.c.monitor_id == monitor_id,
-                t.monitor_statistics.c.check_kind == "performance",
-            )
-            .order_by(t.monitor_runs.c.id.desc())
-            .limit(2000)
-        ).all()
-        runs: dict[int, dict[str, Any]] = {}
-        for run_id, batch, slice_, statistic, value in rows:
-            entry = runs.setdefault(int(run_id), {"batch": batch, "stats": {}})
-            entry["stats"][(slice_, statistic)] = value
-        if not runs:
+        judged = latest.judged.get(monitor_id)
+        if judged is None:
             return
-        versions = dict(
-            conn.execute(
-                select(t.monitor_runs.c.batch_id, t.monitor_runs.c.model_version).where(
-                    t.monitor_runs.c.monitor_id == monitor_id, t.monitor_runs.c.kind == "check"
-                )
-            ).all()
-        )
-        latest = runs[max(runs)]
-        base = [name, *_model_labels(versions.get(latest["batch"]))]
-        self._state(runs, versions, name, perf.metric, f)
-        cov = latest["stats"].get(("", "label_coverage"))
+        stats = latest.performance.get(judged.id, {})
+        base = [name, *_model_labels(latest.versions.get((monitor_id, judged.batch_id)))]
+        cov = stats.get(("", "label_coverage"))
+        self._state(monitor_id, name, perf.metric, latest, f)
         if cov is not None:
             f["coverage"].add_metric(base, float(cov))
         for q, key in (("0.5", "label_lag_days_median"), ("0.9", "label_lag_days_p90")):
-            value = latest["stats"].get(("", key))
+            value = stats.get(("", key))
             if value is not None:
                 f["lag"].add_metric([*base, q], float(value) * 86400)
-        final = next(
-            (
-                r
-                for _, r in sorted(runs.items(), reverse=True)
-                if r["stats"].get(("", "final")) == 1.0
-            ),
-            None,
-        )
+        final = latest.final.get(monitor_id)
         if final is None:
             return
-        base = [name, *_model_labels(versions.get(final["batch"]))]
-        for (slice_, statistic), value in sorted(final["stats"].items()):
+        stats = latest.performance.get(final.id, {})
+        base = [name, *_model_labels(latest.versions.get((monitor_id, final.batch_id)))]
+        for (slice_, statistic), value in sorted(stats.items()):
             if statistic == perf.metric and value is not None:
                 f["performance"].add_metric([*base, slice_ or "all", perf.metric], float(value))
-        value = final["stats"].get(("", perf.metric))
+        value = stats.get(("", perf.metric))
         if perf.slo is not None and value is not None:
             signed = value - perf.slo if HIGHER_IS_BETTER[perf.metric] else perf.slo - value
             f["margin"].add_metric(base, float(signed))
 
     def _state(
         self,
-        runs: dict[int, dict[str, Any]],
-        versions: dict[str, str | None],
+        monitor_id: int,
         name: str,
         metric: str,
+        latest: _LatestRuns,
         f: dict[str, GaugeMetricFamily],
     ) -> None:
         """The latest SLO state and labeler agreement (R27), each from the newest run with it."""
-        ordered = sorted(runs.items(), reverse=True)
-        state = next((r for _, r in ordered if ("", "slo_window_batches") in r["stats"]), None)
-        value = state["stats"].get(("", "slo_healthy")) if state else None
+        state = latest.slo_state.get(monitor_id)
+        stats = latest.performance.get(state.id, {}) if state is not None else {}
+        value = stats.get(("", "slo_healthy"))
         if state is not None and value is not None:
-            base = [name, *_model_labels(versions.get(state["batch"]))]
+            base = [name, *_model_labels(latest.versions.get((monitor_id, state.batch_id)))]
             f["slo_healthy"].add_metric([*base, metric], float(value))
-        agreed = next(
-            (r for _, r in ordered if r["stats"].get(("", "label_agreement")) is not None), None
+        agreed = latest.agreed.get(monitor_id)
+        stats = latest.performance.get(agreed.id, {}) if agreed is not None else {}
+        agreement = stats.get(("", "label_agreement"))
+        if agreed is not None and agreement is not None:
+            base = [name, *_model_labels(latest.versions.get((monitor_id, agreed.batch_id)))]
+            f["agreement"].add_metric(base, float(agreement))
+            kappa = stats.get(("", "label_kappa"))
+            if kappa is not None:
+                f["kappa"].add_metric(base, float(kappa))
+
+
+@dataclass
+class _LatestRuns:
+    """What a scrape needs of every pipeline's latest runs, read in a fixed number of queries
+    whatever the number of pipelines (one query per pipeline costs seconds once the daemon's
+    job threads compete with the scrape for the interpreter).
+
+    Attributes:
+        checks: Monitor id -> its latest check run (id, model_version, finished_at).
+        findings: Check run id -> (check kind, severity) -> findings.
+        drift: Check run id -> (column, statistic, value) of its drift effects and levels.
+        judged: Monitor id -> its latest run with performance statistics (id, batch_id).
+        final: Monitor id -> its latest run whose overall metric is final (id, batch_id).
+        slo_state: Monitor id -> its latest run that judged the SLO window (id, batch_id).
+        agreed: Monitor id -> its latest run with a labeler agreement (id, batch_id).
+        performance: Run id (of the four above) -> (slice, statistic) -> value.
+        versions: (monitor id, batch id) -> model version of the batch's check run.
+    """
+
+    checks: dict[int, Any] = field(default_factory=dict)
+    findings: dict[int, dict[tuple[str, str], int]] = field(default_factory=dict)
+    drift: dict[int, list[tuple[str, str, float | None]]] = field(default_factory=dict)
+    judged: dict[int, Any] = field(default_factory=dict)
+    final: dict[int, Any] = field(default_factory=dict)
+    slo_state: dict[int, Any] = field(default_factory=dict)
+    agreed: dict[int, Any] = field(default_factory=dict)
+    performance: dict[int, dict[tuple[str, str], float | None]] = field(default_factory=dict)
+    versions: dict[tuple[int, str], str | None] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, conn: Connection) -> _LatestRuns:
+        runs, stats, findings = t.monitor_runs, t.monitor_statistics, t.monitor_findings
+        out = cls()
+        newest_checks = (
+            select(func.max(runs.c.id)).where(runs.c.kind == "check").group_by(runs.c.monitor_id)
         )
-        if agreed is not None:
-            base = [name, *_model_labels(versions.get(agreed["batch"]))]
-            f["agreement"].add_metric(base, float(agreed["stats"][("", "label_agreement")]))
-            k = agreed["stats"].get(("", "label_kappa"))
-            if k is not None:
-                f["kappa"].add_metric(base, float(k))
+        for row in conn.execute(
+            select(runs.c.id, runs.c.monitor_id, runs.c.model_version, runs.c.finished_at).where(
+                runs.c.id.in_(newest_checks)
+            )
+        ):
+            out.checks[int(row.monitor_id)] = row
+        for run_id, kind, severity, n in conn.execute(
+            select(findings.c.run_id, findings.c.check_kind, findings.c.severity, func.count())
+            .where(findings.c.run_id.in_(newest_checks))
+            .group_by(findings.c.run_id, findings.c.check_kind, findings.c.severity)
+        ):
+            out.findings.setdefault(int(run_id), {})[(kind, severity)] = int(n)
+        for run_id, column, statistic, value in conn.execute(
+            select(stats.c.run_id, stats.c.column, stats.c.statistic, stats.c.value)
+            .where(
+                stats.c.run_id.in_(newest_checks),
+                stats.c.check_kind == "drift",
+                stats.c.statistic.in_(("effect", "drift_level")),
+            )
+            .order_by(stats.c.run_id, stats.c.column, stats.c.slice, stats.c.statistic)
+        ):
+            out.drift.setdefault(int(run_id), []).append((column, statistic, value))
+
+        def newest(*where: Any) -> Any:
+            judged = select(stats.c.run_id).where(
+                stats.c.run_id == runs.c.id, stats.c.check_kind == "performance", *where
+            )
+            return select(func.max(runs.c.id)).where(judged.exists()).group_by(runs.c.monitor_id)
+
+        final = (stats.c.slice == "", stats.c.statistic == "final", stats.c.value == 1.0)
+        window = (stats.c.slice == "", stats.c.statistic == "slo_window_batches")
+        agreement = (
+            stats.c.slice == "",
+            stats.c.statistic == "label_agreement",
+            stats.c.value.is_not(None),
+        )
+        targets = (
+            (out.judged, newest()),
+            (out.final, newest(*final)),
+            (out.slo_state, newest(*window)),
+            (out.agreed, newest(*agreement)),
+        )
+        for target, ids in targets:
+            for run in conn.execute(
+                select(runs.c.id, runs.c.monitor_id, runs.c.batch_id).where(runs.c.id.in_(ids))
+            ):
+                target[int(run.monitor_id)] = run
+        picked = [r for target, _ in targets for r in target.values()]
+        wanted = [r.id for r in picked]
+        batches = {r.batch_id for r in picked}
+        for chunk in _chunks(sorted(set(wanted))):
+            for run_id, slice_, statistic, value in conn.execute(
+                select(stats.c.run_id, stats.c.slice, stats.c.statistic, stats.c.value).where(
+                    stats.c.run_id.in_(chunk), stats.c.check_kind == "performance"
+                )
+            ):
+                out.performance.setdefault(int(run_id), {})[(slice_, statistic)] = value
+        for chunk in _chunks(sorted(batches)):
+            for checked in conn.execute(
+                select(runs.c.monitor_id, runs.c.batch_id, runs.c.model_version)
+                .where(runs.c.kind == "check", runs.c.batch_id.in_(chunk))
+                .order_by(runs.c.id)
+            ):
+                out.versions[(int(checked.monitor_id), checked.batch_id)] = checked.model_version
+        return out
+
+
+def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 __all__ = ["TOP_FEATURES", "AlertsSource", "MonitorsSource"]

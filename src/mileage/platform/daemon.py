@@ -32,7 +32,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mileage.platform._leader import LeaderLock
@@ -224,7 +224,13 @@ METRIC_SOURCES: list[tuple[str, Callable[[], StoreMetricSource]]] = [
 
 
 class JobsSource:
-    """Job health from ``job_runs``: survives restarts and is the same on every replica."""
+    """Job health from ``job_runs``: survives restarts and is the same on every replica.
+
+    ``job_runs`` gains a row per job and slot (144,000 a day for 500 jobs every 5 minutes), so
+    a scrape must not read it all: the jobs are enumerated by skipping along the
+    ``(job_id, slot_ms)`` index, and each job's latest runs are read backwards along
+    ``(job_id, started_at)``, a few index seeks per job whatever the history.
+    """
 
     def collect(self, conn: Connection, now: float) -> Iterable[Metric]:
         last_ok = GaugeMetricFamily(
@@ -237,22 +243,45 @@ class JobsSource:
             "1 when the most recent finished run of a job failed.",
             labels=["job"],
         )
-        for job_id, finished in conn.execute(
-            select(t.job_runs.c.job_id, func.max(t.job_runs.c.finished_at))
-            .where(t.job_runs.c.status == "succeeded")
-            .group_by(t.job_runs.c.job_id)
-        ):
-            last_ok.add_metric([job_id], _epoch(finished))
-        latest = (
-            select(func.max(t.job_runs.c.id))
-            .where(t.job_runs.c.status.in_(("succeeded", "failed")))
-            .group_by(t.job_runs.c.job_id)
-        )
-        for job_id, status in conn.execute(
-            select(t.job_runs.c.job_id, t.job_runs.c.status).where(t.job_runs.c.id.in_(latest))
-        ):
-            failed.add_metric([job_id], 1.0 if status == "failed" else 0.0)
+        for job_id, finished, status in conn.execute(latest_runs_query()):
+            if finished is not None:
+                last_ok.add_metric([job_id], _epoch(finished))
+            if status is not None:
+                failed.add_metric([job_id], 1.0 if status == "failed" else 0.0)
         return [last_ok, failed]
+
+
+def latest_runs_query() -> Select[Any]:
+    """Per job in ``job_runs``: when its latest successful run finished, and the status of its
+    latest finished run (``succeeded`` or ``failed``)."""
+    runs = t.job_runs
+    step = runs.alias("step")
+    jobs = select(func.min(runs.c.job_id).label("job_id")).cte("jobs", recursive=True)
+    jobs = jobs.union_all(
+        select(
+            select(func.min(step.c.job_id)).where(step.c.job_id > jobs.c.job_id).scalar_subquery()
+        ).where(jobs.c.job_id.is_not(None))
+    )
+    ok, done = runs.alias("ok"), runs.alias("done")
+    last_ok = (
+        select(ok.c.finished_at)
+        .where(ok.c.job_id == jobs.c.job_id, ok.c.status == "succeeded")
+        .order_by(ok.c.started_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    last_status = (
+        select(done.c.status)
+        .where(done.c.job_id == jobs.c.job_id, done.c.status.in_(("succeeded", "failed")))
+        .order_by(done.c.started_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(jobs.c.job_id, last_ok.label("finished_at"), last_status.label("status"))
+        .where(jobs.c.job_id.is_not(None))
+        .order_by(jobs.c.job_id)
+    )
 
 
 def _epoch(value: datetime) -> float:
@@ -263,15 +292,41 @@ def _epoch(value: datetime) -> float:
 
 
 _ACTIVE: Daemon | None = None
+#: The scheduled time of the run on this worker thread (set by the daemon's executor).
+_SCHEDULED = threading.local()
+#: What APScheduler calls, by textual reference, so that jobs can be persisted.
+JOB_FUNC = "mileage.platform.daemon:scheduled_run"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _same_schedule(job: Any, spec: JobSpec) -> bool:
+    """Whether a scheduled job already runs ``spec`` at its cadence, on epoch-aligned slots."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    trigger = job.trigger
+    return (
+        isinstance(trigger, IntervalTrigger)
+        and abs(trigger.interval.total_seconds() - spec.interval_seconds) < 1e-6
+        and trigger.start_date == _EPOCH
+        and job.func_ref == JOB_FUNC
+        and list(job.args) == [spec.id]
+        and not job.kwargs
+    )
 
 
 def scheduled_run(job_id: str) -> None:
-    """Entry point APScheduler calls (by textual reference, so jobs can be persisted)."""
+    """Entry point APScheduler calls (by textual reference, so jobs can be persisted).
+
+    The run claims the slot it was scheduled for, which the daemon's executor passes along:
+    a run that waited for a worker past the start of its next slot must not take that slot's
+    claim, or the next run would be skipped as already done.
+    """
     daemon = _ACTIVE
     if daemon is None:  # a persisted job fired in a process that is not a daemon
         log.warning("job %s fired with no active daemon; ignored", job_id)
         return
-    daemon.run_job(job_id)
+    scheduled = getattr(_SCHEDULED, "at", None)
+    daemon.run_job(job_id, slot_ms=round(scheduled.timestamp() * 1000) if scheduled else None)
 
 
 class Daemon:
@@ -438,9 +493,11 @@ class Daemon:
             self.store.engine.dialect.name == "sqlite" and database in (None, "", ":memory:")
         )
         jobstore = SQLAlchemyJobStore(engine=self.store.engine) if persistent else MemoryJobStore()
-        return BackgroundScheduler(
+        return _scheduler_class(BackgroundScheduler)(
             jobstores={"default": jobstore},
-            executors={"default": ThreadPoolExecutor(self.settings.daemon_workers)},
+            executors={
+                "default": _executor_class(ThreadPoolExecutor)(self.settings.daemon_workers)
+            },
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -450,27 +507,41 @@ class Daemon:
         )
 
     def sync_jobs(self) -> list[str]:
-        """Make the scheduler's jobs match :meth:`specs` (add, update, remove)."""
+        """Make the scheduler's jobs match :meth:`specs`: add new jobs, reschedule those whose
+        cadence changed, remove those no longer defined.
+
+        A job whose schedule is unchanged is left alone: replacing it would move its next run
+        time to the next slot from now, dropping a run that is due but not yet handed out (and,
+        on the resync after a restart, the catch-up run of slots missed during downtime).
+        """
         from apscheduler.triggers.interval import IntervalTrigger
 
         wanted = {s.id: s for s in self.specs()}
+        defaults = {
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": int(self.settings.misfire_grace_seconds),
+        }
         for job in self._scheduler.get_jobs():
-            if job.id not in wanted:
+            spec = wanted.get(job.id)
+            if spec is None:
                 job.remove()
+            elif _same_schedule(job, spec):
+                wanted.pop(job.id)
+                if any(getattr(job, k) != v for k, v in defaults.items()):
+                    job.modify(**defaults)  # keeps the next run time
         for spec in wanted.values():
             # Aligned to the epoch, so every replica computes the same slots.
-            trigger = IntervalTrigger(
-                seconds=spec.interval_seconds, start_date=datetime(1970, 1, 1, tzinfo=UTC)
-            )
+            trigger = IntervalTrigger(seconds=spec.interval_seconds, start_date=_EPOCH)
             self._scheduler.add_job(
-                "mileage.platform.daemon:scheduled_run",
+                JOB_FUNC,
                 trigger=trigger,
                 args=[spec.id],
                 id=spec.id,
                 name=spec.id,
                 replace_existing=True,
             )
-        return sorted(wanted)
+        return sorted(self._specs)
 
     def lead(self) -> None:
         """Start scheduling (call after taking the lock)."""
@@ -589,6 +660,58 @@ class Daemon:
         self.step_down(wait=False)
         if _ACTIVE is self:
             _ACTIVE = None
+
+
+def _scheduler_class(base: type) -> type:
+    """APScheduler's scheduler, minus the pass over due jobs that 3.x makes after shutdown.
+
+    ``shutdown()`` stops the executors, then wakes the scheduler thread, which processes due
+    jobs once more: each is handed to a stopped executor (an error per job) and its next run
+    time moves on, so a slot that fell due while the daemon was stopping was lost instead of
+    running as the catch-up run after the restart. Checking the state under the job stores'
+    lock, which ``shutdown()`` holds while it stops the executors, closes that window.
+    """
+    from apscheduler.schedulers.base import STATE_STOPPED
+
+    class Scheduler(base):
+        def _process_jobs(self) -> float | None:
+            with self._jobstores_lock:
+                if self.state == STATE_STOPPED:
+                    return None
+                return super()._process_jobs()
+
+    return Scheduler
+
+
+def _executor_class(base: type) -> type:
+    """APScheduler's thread pool executor, telling each run when it was scheduled.
+
+    Jobs are called with their stored arguments only; the scheduled time travels in a
+    thread-local set around APScheduler's own ``run_job`` (misfire checks, events unchanged).
+    """
+    from apscheduler.executors.base import run_job
+
+    def run_scheduled(job: Any, alias: str, run_times: list[datetime], logger: str) -> Any:
+        _SCHEDULED.at = run_times[-1] if run_times else None
+        try:
+            return run_job(job, alias, run_times, logger)
+        finally:
+            _SCHEDULED.at = None
+
+    class Executor(base):
+        def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+            def done(future: Any) -> None:
+                exc = future.exception()
+                if exc is not None:
+                    self._run_job_error(job.id, exc, exc.__traceback__)
+                else:
+                    self._run_job_success(job.id, future.result())
+
+            self._pool.submit(
+                run_scheduled, job, job._jobstore_alias, run_times, self._logger.name
+            ).add_done_callback(done)
+
+    return Executor
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
