@@ -73,15 +73,16 @@ PLATFORM = DashboardSpec(
                     width=12,
                 ),
                 PanelSpec(
-                    "Job duration p90",
+                    "Job duration",
                     "timeseries",
                     (
                         Query(
-                            'histogram_quantile(0.9, sum by (job, le) (rate(mileage_job_duration_seconds_bucket{job=~"$job"}[$__rate_interval])))',
-                            "{{job}}",
+                            "histogram_quantile(0.9, sum by (kind, le) (rate(mileage_job_duration_seconds_bucket[$__rate_interval])))",
+                            "p90 {{kind}}",
                         ),
+                        Query('mileage_job_last_duration_seconds{job=~"$job"}', "{{job}}"),
                     ),
-                    "90th percentile wall time of each job.",
+                    "90th percentile wall time per job kind, and each selected job's latest run.",
                     unit="s",
                     width=12,
                 ),

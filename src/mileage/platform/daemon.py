@@ -422,7 +422,8 @@ class Daemon:
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.job_running.labels(spec.id).dec()
-            self.metrics.job_duration.labels(spec.id).observe(elapsed)
+            self.metrics.job_duration.labels(spec.kind).observe(elapsed)
+            self.metrics.job_last_duration.labels(spec.id).set(elapsed)
             self.metrics.job_runs.labels(spec.id, status).inc()
             self._finish(run_id, status, attempts, detail)
         return {

@@ -55,11 +55,18 @@ class MileageMetrics:
         self.job_retries = Counter(
             "mileage_job_retries", "Retries of failed job attempts.", ["job"], registry=registry
         )
+        # by job kind, not per job: ten buckets per job would be most of a scrape at 500 monitors
         self.job_duration = Histogram(
             "mileage_job_duration_seconds",
-            "Wall time of job runs.",
-            ["job"],
+            "Wall time of job runs, by job kind (collect, metalearner, monitor).",
+            ["kind"],
             buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.job_last_duration = Gauge(
+            "mileage_job_last_duration_seconds",
+            "Wall time of each job's latest run.",
+            ["job"],
             registry=registry,
         )
         self.job_last_success = Gauge(
