@@ -137,6 +137,18 @@ def test_add_run_show_edit_remove(cli: CliRunner, pipeline: dict[str, str], tmp_
     edit = cli.invoke(app, ["monitor", "edit", "cancer", "--drop-column", "worst_area", "--json"])
     assert edit.exit_code == 0, edit.output
     assert json.loads(edit.stdout)["suite_version"] == 2
+    edited = cli.invoke(
+        app,
+        [
+            *("monitor", "edit", "cancer", "--slo-window", "3", "--on-call", "ana"),
+            *("--shadow", "bo", "--shadow", "cy", "--json"),
+        ],
+    )
+    assert edited.exit_code == 0, edited.output
+    config = json.loads(edited.stdout)["config"]
+    assert config["performance"]["slo_window"] == 3 and config["performance"]["slo"] == 0.9
+    assert config["on_call"] == "ana" and config["shadows"] == ["bo", "cy"]
+    assert config["owner"] == "oncology-ml"  # options not given are kept
     rerun = json.loads(
         cli.invoke(app, ["monitor", "run", "cancer", "--batch", "2026-11-21", "--json"]).stdout
     )

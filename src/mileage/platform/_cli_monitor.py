@@ -145,6 +145,48 @@ def _severity(value: str) -> Any:
         raise ConfigError(f"--fail-on: {exc}.") from None
 
 
+#: Command parameters that are configuration options, and their names in the configuration.
+_CONFIG_PARAMS = {
+    "reference": "reference_uri",
+    "model": "model_uri",
+    "tracking_uri": "tracking_uri",
+    "batches": "batches_uri",
+    "labels": "labels_uri",
+    **{
+        name: name
+        for name in (
+            "id_column",
+            "batch_column",
+            "prediction_column",
+            "label_column",
+            "timestamp_column",
+            "label_timestamp_column",
+            "cadence",
+            "owner",
+            "on_call",
+            "shadows",
+            "fallback_version",
+            "rollback_policy",
+            "webhook_env",
+            "metric",
+            "slo",
+            "min_coverage",
+            "slo_window",
+            "labeler_columns",
+            "slices",
+            "slice_columns",
+            "drift_threshold",
+            "persistence",
+        )
+    },
+}
+
+
+def _options(ctx: typer.Context) -> dict[str, Any]:
+    """The configuration options among a command's parameters (``add`` and ``edit``)."""
+    return {_CONFIG_PARAMS[k]: v for k, v in ctx.params.items() if k in _CONFIG_PARAMS}
+
+
 def _apply(config: MonitorConfig, **options: Any) -> MonitorConfig:
     """Copy ``config`` with the options that were given."""
     simple = {
@@ -163,7 +205,6 @@ def _apply(config: MonitorConfig, **options: Any) -> MonitorConfig:
             "label_column",
             "timestamp_column",
             "label_timestamp_column",
-            "labeler_columns",
             "cadence",
             "owner",
             "on_call",
@@ -409,34 +450,10 @@ def add(
     """
     from mileage.monitors import MonitorConfig, create_monitor
 
+    # the options are read back from ctx.params, so each one is listed once (_CONFIG_PARAMS)
     config = _apply(
         MonitorConfig(name=name, reference_uri=reference, dropped_columns=list(drop_columns or [])),
-        model_uri=model,
-        tracking_uri=tracking_uri,
-        batches_uri=batches,
-        labels_uri=labels,
-        id_column=id_column,
-        batch_column=batch_column,
-        prediction_column=prediction_column,
-        label_column=label_column,
-        timestamp_column=timestamp_column,
-        label_timestamp_column=label_timestamp_column,
-        cadence=cadence,
-        owner=owner,
-        on_call=on_call,
-        shadows=shadows,
-        fallback_version=fallback_version,
-        rollback_policy=rollback_policy,
-        webhook_env=webhook_env,
-        metric=metric,
-        slo=slo,
-        min_coverage=min_coverage,
-        slo_window=slo_window,
-        labeler_columns=labeler_columns,
-        slices=slices,
-        slice_columns=slice_columns,
-        drift_threshold=drift_threshold,
-        persistence=persistence,
+        **_options(ctx),
     )
     record, suite = _state(ctx).call(create_monitor, config)
     warnings = (
@@ -664,34 +681,7 @@ def edit(
     store = _state(ctx).store()
     try:
         record = get_monitor(store, name)
-        config: MonitorConfig = _apply(
-            record.config,
-            reference_uri=reference,
-            model_uri=model,
-            tracking_uri=tracking_uri,
-            batches_uri=batches,
-            labels_uri=labels,
-            id_column=id_column,
-            label_column=label_column,
-            timestamp_column=timestamp_column,
-            label_timestamp_column=label_timestamp_column,
-            cadence=cadence,
-            owner=owner,
-            on_call=on_call,
-            shadows=shadows,
-            fallback_version=fallback_version,
-            rollback_policy=rollback_policy,
-            webhook_env=webhook_env,
-            metric=metric,
-            slo=slo,
-            min_coverage=min_coverage,
-            slo_window=slo_window,
-            labeler_columns=labeler_columns,
-            slices=slices,
-            slice_columns=slice_columns,
-            drift_threshold=drift_threshold,
-            persistence=persistence,
-        )
+        config: MonitorConfig = _apply(record.config, **_options(ctx))  # options: ctx.params
         spec = get_suite(store, record.id)["spec"]
         new_suite, note = None, None
         if drop_columns:

@@ -2,7 +2,7 @@
 
 Revision ID: 0600_alerts
 Revises:
-Create Date: 2026-11-24
+Create Date: 2026-11-23
 """
 
 from __future__ import annotations
