@@ -21,7 +21,7 @@ from mileage.collectors.mlflow import MlflowCollector
 from mileage.platform import daemon as daemon_module
 from mileage.platform.daemon import Daemon, JobSpec
 from mileage.platform.settings import Settings
-from mileage.platform.store import TraceStore
+from mileage.platform.store import TraceStore, epoch_seconds
 from mileage.platform.store import schema as t
 from mileage.testing import free_port
 
@@ -451,7 +451,7 @@ def test_a_run_that_waited_for_a_worker_claims_the_slot_it_was_scheduled_for(
         out: dict[str, list[int]] = {}
         for job, slot, started in rows:
             out.setdefault(job, []).append(slot)
-            assert daemon_module._epoch(started) * 1000 >= slot
+            assert epoch_seconds(started) * 1000 >= slot
         return out if len(out) == 2 else {}
 
     try:

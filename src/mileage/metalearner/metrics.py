@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
+from mileage.platform.store import epoch_seconds
 from mileage.platform.store import schema as t
 
 if TYPE_CHECKING:
@@ -69,16 +70,8 @@ class MetalearnerSource:
             tasks.add_metric([kind], float(row.n_tasks) if row else 0.0)
             scores.add_metric([kind], float(row.n_scores) if row else 0.0)
             if row is not None:
-                age.add_metric([kind], max(0.0, now - _epoch(row.created_at)))
+                age.add_metric([kind], max(0.0, now - epoch_seconds(row.created_at)))
         return [age, tasks, scores, stored]
-
-
-def _epoch(value: Any) -> float:
-    from datetime import UTC
-
-    if value.tzinfo is None:  # SQLite returns naive datetimes for UTC values
-        value = value.replace(tzinfo=UTC)
-    return float(value.timestamp())
 
 
 __all__ = ["KINDS", "MetalearnerSource"]

@@ -18,18 +18,11 @@ from mileage.monitors._check import MonitorConfig
 from mileage.monitors._performance import HIGHER_IS_BETTER
 from mileage.monitors.alerts import AlertOptions
 from mileage.monitors.alerts import actionability as actionability_of
+from mileage.platform.store import epoch_seconds
 from mileage.platform.store import schema as t
 
 TOP_FEATURES = 5
 LEVELS = ("page", "ticket", "info")
-
-
-def _epoch(value: Any) -> float:
-    from datetime import UTC
-
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return float(value.timestamp())
 
 
 def _model_labels(version: str | None) -> tuple[str, str]:
@@ -247,7 +240,7 @@ class MonitorsSource:
         model, version = _model_labels(check.model_version)
         base = [name, model, version]
         if check.finished_at is not None:
-            f["last_check"].add_metric([name], _epoch(check.finished_at))
+            f["last_check"].add_metric([name], epoch_seconds(check.finished_at))
         counts = latest.findings.get(check.id, {})
         for severity in ("warning", "blocking"):
             n = counts.get(("validation", severity), 0)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from mileage.monitors._performance import HIGHER_IS_BETTER, METRICS
 from mileage.platform.errors import ConfigError
+from mileage.platform.store import epoch_seconds
 
 if TYPE_CHECKING:
     from mileage.platform.store import TraceStore
@@ -268,14 +269,6 @@ def recommend_cadence(
     return rec
 
 
-def _epoch(value: Any) -> float:
-    from datetime import UTC
-
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return float(value.timestamp())
-
-
 def registered_at(model_version: str, tracking_uri: str | None) -> float | None:
     """When ``name/number`` was registered (Unix seconds), or None when the registry cannot say."""
     name, _, number = model_version.rpartition("/")
@@ -319,7 +312,7 @@ def decay_points(
         version, stats = h.get("model_version"), h["stats"]
         when = stats.get("predicted_at")
         if when is None and h.get("checked_at") is not None:
-            when = _epoch(h["checked_at"])
+            when = epoch_seconds(h["checked_at"])
         if not version or when is None:
             continue
         served[version] = min(served.get(version, when), when)

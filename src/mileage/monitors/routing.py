@@ -42,7 +42,7 @@ from mileage.monitors._check import MonitorConfig
 from mileage.monitors._registry import get_monitor
 from mileage.platform.errors import ConfigError, MileageError
 from mileage.platform.settings import Settings
-from mileage.platform.store import TraceStore, utcnow
+from mileage.platform.store import TraceStore, as_utc, utcnow
 from mileage.platform.store import schema as t
 
 log = logging.getLogger(__name__)
@@ -537,7 +537,7 @@ class Dispatcher:
         out = []
         for row in rows:
             due = row["next_attempt_at"]
-            if due is not None and _aware(due) > _aware(now):
+            if due is not None and as_utc(due) > as_utc(now):
                 continue
             router = by_name.get(row["router"])
             if router is None:
@@ -662,12 +662,6 @@ class Dispatcher:
                 .where(t.suggestion_deliveries.c.id == delivery_id)
                 .values(updated_at=self.clock(), **values)
             )
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 __all__ = [

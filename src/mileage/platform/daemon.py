@@ -44,7 +44,7 @@ from mileage.platform.metrics import (
     StoreMetricSource,
 )
 from mileage.platform.settings import Settings
-from mileage.platform.store import TraceStore, utcnow
+from mileage.platform.store import TraceStore, epoch_seconds, utcnow
 from mileage.platform.store import schema as t
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ class JobsSource:
         )
         for job_id, finished, status in conn.execute(latest_runs_query()):
             if finished is not None:
-                last_ok.add_metric([job_id], _epoch(finished))
+                last_ok.add_metric([job_id], epoch_seconds(finished))
             if status is not None:
                 failed.add_metric([job_id], 1.0 if status == "failed" else 0.0)
         return [last_ok, failed]
@@ -282,10 +282,6 @@ def latest_runs_query() -> Select[Any]:
         .where(jobs.c.job_id.is_not(None))
         .order_by(jobs.c.job_id)
     )
-
-
-def _epoch(value: datetime) -> float:
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 # -- the daemon ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -156,6 +156,7 @@ class CollectorsSource:
     def collect(self, conn: Connection, now: float) -> Iterable[Metric]:
         from sqlalchemy import func, select
 
+        from mileage.platform.store import epoch_seconds
         from mileage.platform.store import schema as t
 
         runs = GaugeMetricFamily(
@@ -205,7 +206,7 @@ class CollectorsSource:
             runs.add_metric(labels, float(counts.get(src.id, 0)))
             finished = ok.get(src.id)
             if finished is not None:
-                stamp = _epoch(finished)
+                stamp = epoch_seconds(finished)
                 last_ok.add_metric(labels, stamp)
                 lag.add_metric(labels, max(0.0, now - stamp))
             failed.add_metric(labels, 1.0 if latest.get(src.id) == "failed" else 0.0)
@@ -225,16 +226,6 @@ def source_label(display_name: str) -> str:
         path = "/".join(parts[-2:]) if len(parts) <= 2 else ".../" + "/".join(parts[-2:])
         text = f"{scheme}://{host}" + (f"/{path}" if path else "")
     return text[:120]
-
-
-def _epoch(value: Any) -> float:
-    if hasattr(value, "timestamp"):
-        if value.tzinfo is None:  # SQLite returns naive datetimes for UTC values
-            from datetime import UTC
-
-            value = value.replace(tzinfo=UTC)
-        return float(value.timestamp())
-    return float(value)
 
 
 __all__ = [

@@ -6,6 +6,8 @@ from mileage.platform.store import schema
 from mileage.platform.store._engine import create_store_engine, normalize_url, redact_url
 from mileage.platform.store._store import (
     TraceStore,
+    as_utc,
+    epoch_seconds,
     migrate,
     pack_history,
     schema_is_current,
@@ -16,7 +18,9 @@ from mileage.platform.store._upsert import upsert
 
 __all__ = [
     "TraceStore",
+    "as_utc",
     "create_store_engine",
+    "epoch_seconds",
     "migrate",
     "normalize_url",
     "pack_history",

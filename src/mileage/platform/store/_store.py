@@ -26,6 +26,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value`` as an aware time; naive values are UTC (SQLite returns the UTC times it stores
+    without their zone)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def epoch_seconds(value: datetime | float) -> float:
+    """Unix seconds of a stored time (naive means UTC); numbers pass through."""
+    return as_utc(value).timestamp() if isinstance(value, datetime) else float(value)
+
+
 def _alembic_config(connection: Connection) -> Any:
     from alembic.config import Config
 
