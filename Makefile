@@ -1,16 +1,28 @@
 # Two commands: `make run` (set up, then the main job) and `make test` (set up, then every check).
+# `make check` is the fast lane for the edit-test loop: lint, types, and the tests not marked
+# slow or bench (a few minutes on 2 cores).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The second interpreter CI runs the fast lane on: a working python3.13 on the PATH (a pyenv
+# shim without a selected 3.13 does not count), else pyenv's newest 3.13.
+PYENV_ROOT ?= $(HOME)/.pyenv
+PYTHON313  ?= $(or $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null),$(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python))))
+VENV313    := .venv-py313
+STAMP313   := $(VENV313)/.installed
+# The 3.13 lane: the parts a training environment installs (plugin, collectors, meta-learner),
+# without the slow end-to-end tests.
+PY313_TESTS ?= tests/plugin tests/collectors tests/metalearner
 
-.PHONY: run test install test-deps lint typecheck pytest bench clean
+.PHONY: run test check install test-deps lint typecheck pytest pytest-fast bench-quick \
+	wheel-check test-py313 bench clean
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Mileage needs Python 3.11; set PYTHON=/path/to/python3.11")'
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else "Mileage needs Python 3.11 to 3.13; set PYTHON=/path/to/python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all,dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -28,13 +40,50 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Every test, the slow end-to-end ones and the doctests included. The benchmarks' --quick smoke
+# runs (`make bench-quick`, about 15-25 minutes here) are left out of `make test` until they fit
+# its time budget.
 pytest: install test-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not bench"
 
-test: install test-deps lint typecheck pytest
+# The fast lane: no servers killed and resumed, no real trainings, no benchmark smoke runs.
+pytest-fast: install test-deps
+	$(BIN)/pytest -m "not slow and not bench"
 
+$(STAMP313): pyproject.toml constraints.txt
+	$(PYTHON313) -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV313)/bin/python -m pip install --quiet -c constraints.txt -e '.[all,dev]'
+	@touch $(STAMP313)
+
+# Fast lane on Python 3.13; skipped, with a message, on machines without a 3.13 interpreter.
+test-py313: test-deps
+ifeq ($(strip $(PYTHON313)),)
+	@echo "test-py313: skipped, no Python 3.13 found (python3.13 on PATH or $(PYENV_ROOT)/versions/3.13*);"
+	@echo "  install one with 'pyenv install 3.13' or Debian/Ubuntu 'apt install python3.13 python3.13-venv' (deadsnakes PPA), or set PYTHON313=/path/to/python3.13"
+else
+	@$(MAKE) --no-print-directory $(STAMP313)
+	$(VENV313)/bin/pytest -q -m "not slow" $(PY313_TESTS)
+endif
+
+# The Python 3.13 fast lane (`make test-py313`) is run by hand before a release for now: its
+# environment takes minutes to install from the registries on 2 cores.
+test: install test-deps lint typecheck pytest wheel-check
+
+check: install test-deps lint typecheck pytest-fast
+
+# Only the benchmarks' --quick smoke runs.
+bench-quick: install
+	$(BIN)/pytest -m bench
+
+# Build the wheel, install it into a throwaway venv, run `mileage init` from it.
+wheel-check: install
+	scripts/check-wheel.sh $(BIN)/python
+
+
+# The full measurements (minutes to hours); results in benchmarks/results/<name>.json.
 bench: install
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mileage .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV313) .mileage .mypy_cache .pytest_cache .ruff_cache build dist

@@ -84,7 +84,18 @@ def test_chains_links_and_reuse(sqlite_store: TraceStore) -> None:
     assert rows[0].previous_run_id is None and rows[0].reuse_ratio is None
     assert rows[1].changed_params == ["lr"] and rows[1].reuse_ratio == 0.75
     assert rows[2].changed_params == ["depth", "lr", "trees"] and rows[2].reuse_ratio == 0.25
-    assert (stats["chains"], stats["links"], stats["share_reusing_over_half"]) == (2, 2, 0.5)
+    assert (stats.chains, stats.links, stats.share_reusing_over_half) == (2, 2, 0.5)
+    (per_source,) = stats.sources
+    assert per_source.to_dict() == {
+        "kind": per_source.kind,
+        "source": per_source.source,
+        "chains": 2,
+        "links": 2,
+        "measured_links": 2,
+        "links_reusing_over_half": 1,
+        "share_reusing_over_half": 0.5,
+        "mean_reuse_ratio": 0.5,
+    }
 
 
 def test_operators_from_sklearn_params_and_from_the_pipeline_tag() -> None:

@@ -16,11 +16,10 @@ from prometheus_client import CollectorRegistry
 
 from mileage.collectors.metadata import import_metadata
 from mileage.collectors.mlflow import MlflowCollector
+from mileage.daemon import PROVIDERS, RUNNERS, Daemon, JobSpec
 from mileage.dashboards import DASHBOARDS, stale
 from mileage.monitors import create_monitor
-from mileage.monitors._inbox import dismiss_suggestion, list_suggestions
-from mileage.platform import daemon as daemon_module
-from mileage.platform.daemon import Daemon, JobSpec
+from mileage.monitors.alerts._inbox import dismiss_suggestion, list_suggestions
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
 from mileage.testing import require_shared_data
@@ -107,12 +106,6 @@ def test_every_panel_query_returns_data(
             raise RuntimeError("upstream flaked")
         return {}
 
-    monkeypatch.setitem(daemon_module.RUNNERS, "flaky", sometimes_failing)
-    monkeypatch.setattr(
-        daemon_module,
-        "PROVIDERS",
-        [*daemon_module.PROVIDERS, lambda d: [JobSpec("flaky:demo", "flaky", 60)]],
-    )
     MlflowCollector(str(agnias47)).collect(sqlite_store)
     # public meta-data, so the daemon's metalearner job trains a model and its panels have data
     import_metadata(sqlite_store, "tabrepo-lightgbm", require_shared_data("tabrepo-lightgbm"))
@@ -126,11 +119,13 @@ def test_every_panel_query_returns_data(
         Settings.load(job_backoff_seconds=0, job_retries=2, home=tmp_path / "home"),
         sqlite_store,
         registry=CollectorRegistry(),
+        providers=[*PROVIDERS, lambda d: [JobSpec("flaky:demo", "flaky", 60)]],
+        runners={**RUNNERS, "flaky": sometimes_failing},
     )
     monitored = [r for r in daemon.run_once() if r["job"].startswith("monitor:")]
     assert [r["status"] for r in monitored] == ["succeeded"] * 2, monitored
     for s in list_suggestions(sqlite_store, pipeline="cancer-b"):
-        dismiss_suggestion(sqlite_store, s["id"], by="ana")  # a decision: actionability
+        dismiss_suggestion(sqlite_store, s.id, by="ana")  # a decision: actionability
     daemon.metrics.scheduler_leader.set(1)
     host, port = daemon.serve_http("127.0.0.1", 0)
     try:
@@ -140,7 +135,7 @@ def test_every_panel_query_returns_data(
             for cycle in range(6):
                 daemon.run_once()
                 if cycle == 2:
-                    daemon_module.RUNNERS["flaky"] = lambda d, s: (_ for _ in ()).throw(
+                    daemon.runners["flaky"] = lambda d, s: (_ for _ in ()).throw(
                         RuntimeError("down")
                     )
                 time.sleep(1.2)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mileage.collectors.metadata import import_metadata
-from mileage.metalearner.service import train_warmstart
+from mileage.metalearner.warmstart._service import train_warmstart
 from mileage.platform.store import TraceStore
 from mileage.testing import require_shared_data
 

@@ -153,8 +153,18 @@ def test_meta_features_from_json() -> None:
     assert features["n_features"] == 10  # OpenML counts the target
     assert features["log_n_instances"] == pytest.approx(np.log(1000))
     assert "n_missing_values" not in features  # missing qualities stay unknown
-    with pytest.raises(DataError, match="'NumberOfInstances' is nan"):
-        meta_features_from_json({"NumberOfInstances": float("nan"), "problem_type": "binary"})
+    unknown, _ = meta_features_from_json(
+        {
+            "NumberOfInstances": float("nan"),
+            "NumberOfClasses": None,
+            "NumberOfFeatures": 11,
+            "problem_type": "regression",
+        }
+    )
+    assert "n_instances" not in unknown and "n_classes" not in unknown  # unknown, not an error
+    assert unknown["n_features"] == 10
+    with pytest.raises(DataError, match="'NumberOfInstances' is inf"):
+        meta_features_from_json({"NumberOfInstances": float("inf"), "problem_type": "binary"})
     with pytest.raises(DataError, match="problem_type"):
         meta_features_from_json({"NumberOfInstances": 10})
     with pytest.raises(DataError, match="finite number"):

@@ -19,7 +19,7 @@ from mileage.monitors._registry import (
     remove_monitor,
     update_monitor,
 )
-from mileage.monitors._suite import drop_column
+from mileage.monitors.checks._suite import drop_column
 from mileage.platform.errors import ConfigError
 from mileage.platform.store import TraceStore
 from mileage.platform.store import schema as t
@@ -84,8 +84,8 @@ def test_crud_and_suite_versions(any_store: TraceStore, files) -> None:
     assert edited.suite_version == 2 and edited.config.owner == "triage"
     assert "mean_area" not in get_suite(any_store, record.id)["spec"]["columns"]
     assert "mean_area" in get_suite(any_store, record.id, 1)["spec"]["columns"]  # kept
-    assert [s["version"] for s in list_suites(any_store, record.id)] == [1, 2]
-    assert [m["name"] for m in list_monitors(any_store)] == ["cancer"]
+    assert [s.version for s in list_suites(any_store, record.id)] == [1, 2]
+    assert [m.name for m in list_monitors(any_store)] == ["cancer"]
     assert remove_monitor(any_store, "cancer") == {"runs": 0, "findings": 0}
     with pytest.raises(
         MonitorNotFoundError, match="no monitor is called 'cancer' \\(known: none yet\\)"
@@ -118,13 +118,13 @@ def test_runs_findings_and_persistence_survive_a_restart(
         again = MonitorRunner(reopened, "cancer", home=home).run()
         assert again == []  # nothing new, nothing waiting for labels (all labelled)
         stored = query_findings(reopened, monitor="cancer", check_kind="drift")
-        assert {(f["batch_id"], f["severity"], f["column"]) for f in stored} == {
+        assert {(f.batch_id, f.severity, f.column) for f in stored} == {
             ("2026-11-21", "warning", "mean_texture"),
             ("2026-11-22", "blocking", "mean_texture"),
         }
         row = stored[0]
-        assert row["pipeline"] == "cancer" and row["statistic"] == "wasserstein_normed"
-        assert row["threshold"] == 0.1 and row["evidence"]["p_adjusted"] < 0.01
+        assert row.pipeline == "cancer" and row.statistic == "wasserstein_normed"
+        assert row.threshold == 0.1 and row.evidence["p_adjusted"] < 0.01
         with reopened.connect() as conn:
             runs = conn.execute(select(t.monitor_runs.c.batch_id, t.monitor_runs.c.status)).all()
             coverage = (

@@ -58,3 +58,18 @@ def test_settings_are_frozen() -> None:
     s = Settings.load()
     with pytest.raises(ValidationError):
         s.http_retries = 5  # type: ignore[misc]
+
+
+def test_paging_urls_must_be_absolute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alert links are opened from a pager far from the repository: no relative runbooks."""
+    assert Settings.load().runbook_url.startswith("https://")
+    assert Settings.load().alertmanager_url == ""  # unset: nothing is pushed
+    monkeypatch.setenv("MILEAGE_RUNBOOK_URL", "docs/runbooks.md")
+    with pytest.raises(ConfigError, match=r"runbook_url.*absolute http"):
+        Settings.load()
+    monkeypatch.delenv("MILEAGE_RUNBOOK_URL")
+    monkeypatch.setenv("MILEAGE_ALERTMANAGER_URL", "alertmanager:9093")
+    with pytest.raises(ConfigError, match=r"alertmanager_url.*http"):
+        Settings.load()
+    monkeypatch.setenv("MILEAGE_ALERTMANAGER_URL", "http://127.0.0.1:9093/")
+    assert Settings.load().alertmanager_url == "http://127.0.0.1:9093"

@@ -86,10 +86,19 @@ def _check_runs(tracking_uri: str, workdir: Path) -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=workdir, capture_output=True, text=True, check=True
     ).stdout.strip()
-    assert tags["mileage.code.commit"] == commit and tags["mileage.code.dirty"] == "false"
+    # MLflow records the commit; the plugin adds only whether the tree matched it.
+    assert tags["mlflow.source.git.commit"] == commit and tags["mileage.code.dirty"] == "false"
+    assert "mileage.code.commit" not in tags
     assert json.loads(tags["mileage.env.packages"])["lightgbm"]
     assert tags["mileage.env.python"] == sys.version.split()[0]
-    assert tags["mileage.data.rows"] == "5000" and tags["mileage.data.columns"] == "6"
+    # The training data is the run's MLflow dataset input, digested by its fingerprint.
+    (training,) = ok.inputs.dataset_inputs if ok.inputs else []
+    assert training.dataset.name == "training_data"
+    assert {t.key: t.value for t in training.tags}["mlflow.data.context"] == "train"
+    assert json.loads(training.dataset.profile)["num_rows"] == 5000
+    assert len(json.loads(training.dataset.schema)["mlflow_colspec"]) == 6
+    assert json.loads(training.dataset.source)["tags"]["mlflow.source.git.commit"] == commit
+    assert not any(k.startswith("mileage.data.") for k in tags)
     operators = json.loads(tags["mileage.pipeline"])
     assert [o["name"] for o in operators] == ["scale", "clf"] and operators[1][
         "kind"
@@ -181,17 +190,21 @@ def test_data_fingerprint_is_content_and_schema_sensitive() -> None:
     import numpy as np
     import pandas as pd
 
-    from mileage.plugin._fingerprints import data_tags
+    from mileage.plugin._fingerprints import data_fingerprint
+
+    def digest(data: object) -> str:
+        found = data_fingerprint(data)
+        assert found is not None
+        return found.digest
 
     frame = pd.DataFrame({"a": np.arange(50_000), "b": np.linspace(0, 1, 50_000)})
-    base = data_tags(frame)["mileage.data.fingerprint"]
-    assert data_tags(frame.copy())["mileage.data.fingerprint"] == base
+    base = digest(frame)
+    assert digest(frame.copy()) == base and len(base) <= 36  # MLflow's dataset digest limit
     changed = frame.copy()
     changed.loc[0, "b"] = 99.0
-    assert data_tags(changed)["mileage.data.fingerprint"] != base
-    assert (
-        data_tags(frame.astype({"a": "float64"}))["mileage.data.schema_sha256"]
-        != data_tags(frame)["mileage.data.schema_sha256"]
-    )
-    assert data_tags(frame.to_numpy())["mileage.data.rows"] == "50000"
-    assert data_tags("not data") == {}
+    assert digest(changed) != base
+    retyped = data_fingerprint(frame.astype({"a": "float64"}))
+    assert retyped is not None and retyped.schema_sha256 != base.split("-")[0]
+    as_array = data_fingerprint(frame.to_numpy())
+    assert as_array is not None and (as_array.rows, as_array.columns) == (50_000, 2)
+    assert data_fingerprint("not data") is None

@@ -29,7 +29,9 @@ def _data() -> tuple[Any, Any]:
     return frame.iloc[:380].reset_index(drop=True), frame.iloc[380:].reset_index(drop=True)
 
 
-def _evaluate(train: Any, test: Any, **config: Any) -> tuple[Any, str]:
+def _evaluate(
+    train: Any, test: Any, *, default_reference: bool = False, **config: Any
+) -> tuple[Any, str]:
     import mlflow
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -45,7 +47,9 @@ def _evaluate(train: Any, test: Any, **config: Any) -> tuple[Any, str]:
             targets="target",
             model_type="classifier",
             evaluators=["mileage"],
-            evaluator_config={"mileage": {"reference": train, **config}},
+            evaluator_config={
+                "mileage": config if default_reference else {"reference": train, **config}
+            },
         )
     return result, run.info.run_id
 
@@ -68,7 +72,7 @@ def test_clean_evaluation_logs_metrics_and_artefacts(tracking: str) -> None:
 def test_a_broken_column_is_found_and_blocks_only_when_asked(tracking: str, tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
-    from mileage.plugin._evaluator import EvaluationBlockedError
+    from mileage.plugin import EvaluationBlockedError
 
     train, test = _data()
     broken = test.copy()
@@ -82,6 +86,47 @@ def test_a_broken_column_is_found_and_blocks_only_when_asked(tracking: str, tmp_
     assert any(f["column"] == "mean radius" and f["severity"] == "blocking" for f in findings)
     with pytest.raises(EvaluationBlockedError, match="mean radius"):
         _evaluate(train, broken, block_on="blocking")
+
+
+@pytest.mark.slow
+def test_the_reference_defaults_to_the_runs_training_data(tracking: str, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    train, test = _data()
+    broken = test.copy()
+    broken["mean radius"] = broken["mean radius"] * 1000
+    # The pipeline fitted in the run is what the plugin saw: the reference without being told.
+    result, run_id = _evaluate(train, broken, default_reference=True)
+    assert result.metrics["mileage_findings_blocking"] >= 1
+    page = Path(
+        MlflowClient().download_artifacts(run_id, "mileage/mileage_findings.html", str(tmp_path))
+    ).read_text()
+    assert page.count("<tr style=") == train.shape[1]  # one row per feature and the prediction
+    assert "mean radius" in page and "blocking" in page
+
+
+@pytest.mark.slow
+def test_the_reference_is_read_from_a_loadable_training_input(
+    tracking: str, tmp_path: Path
+) -> None:
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
+
+    train, test = _data()
+    path = tmp_path / "train.parquet"
+    features = train.drop(columns="target")
+    features.to_parquet(path)
+    with mlflow.start_run() as run:  # no fit in this process: the input's source is read
+        mlflow.log_input(from_pandas(features, source=str(path)), context="train")
+        result = mlflow.models.evaluate(
+            data=test.assign(pred=0),
+            targets="target",
+            predictions="pred",
+            model_type="classifier",
+            evaluators=["mileage"],
+        )
+    assert result.metrics["mileage_findings_blocking"] == 0
+    assert mlflow.get_run(run.info.run_id).data.metrics["mileage_drifted_columns"] == 0
 
 
 def test_missing_reference_and_bad_options_are_usage_errors(tracking: str) -> None:

@@ -2,6 +2,27 @@
 
 from __future__ import annotations
 
-from mileage.collectors._base import Collector, CollectReport, WarningLog
+from mileage.collectors._base import (
+    Collector,
+    CollectReport,
+    QuarantineEntry,
+    WarningLog,
+    collection_pass,
+    show_value,
+    store_quarantine,
+)
+from mileage.collectors._iterations import IterationStats, SourceIterations
+from mileage.collectors._iterations import stats as iteration_stats
 
-__all__ = ["CollectReport", "Collector", "WarningLog"]
+__all__ = [
+    "CollectReport",
+    "Collector",
+    "IterationStats",
+    "QuarantineEntry",
+    "SourceIterations",
+    "WarningLog",
+    "collection_pass",
+    "iteration_stats",
+    "show_value",
+    "store_quarantine",
+]

@@ -10,11 +10,64 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select
 
+from mileage.platform.records import Record
 from mileage.platform.store import schema as t
+
+#: What the seed papers report, quoted beside the measured share.
+SEED_REFERENCE = "about 80% of OpenML iterations reuse over half of the previous workflow"
+
+
+@dataclass(frozen=True)
+class SourceIterations(Record):
+    """Iteration chains of one source (a row of :func:`stats`).
+
+    Attributes:
+        kind: Collector kind of the source.
+        source: The source's URI.
+        chains: Iteration chains.
+        links: Runs with a previous run in their chain.
+        measured_links: Links whose reuse could be measured.
+        links_reusing_over_half: Measured links reusing more than half of the previous run.
+        share_reusing_over_half: Their share of the measured links (None when none).
+        mean_reuse_ratio: Mean reuse over the measured links (None when none).
+    """
+
+    kind: str
+    source: str
+    chains: int
+    links: int
+    measured_links: int
+    links_reusing_over_half: int
+    share_reusing_over_half: float | None
+    mean_reuse_ratio: float | None
+
+
+@dataclass(frozen=True)
+class IterationStats(Record):
+    """Iteration chains over every source (:func:`stats`, ``mileage iterations stats``).
+
+    Attributes:
+        chains: Iteration chains.
+        links: Runs with a previous run in their chain.
+        measured_links: Links whose reuse could be measured.
+        share_reusing_over_half: Share of measured links reusing more than half of the
+            previous run (None when none was measured).
+        seed_reference: What the seed papers report, for comparison.
+        sources: The same per source.
+    """
+
+    chains: int
+    links: int
+    measured_links: int
+    share_reusing_over_half: float | None
+    seed_reference: str
+    sources: tuple[SourceIterations, ...]
+
 
 _CHUNK = 500
 
@@ -169,7 +222,7 @@ def _link(
     return row
 
 
-def stats(conn: Connection, source_ids: Sequence[int] | None = None) -> dict[str, Any]:
+def stats(conn: Connection, source_ids: Sequence[int] | None = None) -> IterationStats:
     """Chains, links and the share of links reusing more than half of the previous run."""
     it, runs, sources = t.iterations, t.runs, t.sources
     query = (
@@ -190,33 +243,28 @@ def stats(conn: Connection, source_ids: Sequence[int] | None = None) -> dict[str
     )
     if source_ids:
         query = query.where(runs.c.source_id.in_(list(source_ids)))
-    per_source = []
-    totals = {"chains": 0, "links": 0, "measured": 0, "reusing": 0}
-    for row in conn.execute(query):
-        entry = {
-            "kind": row.kind,
-            "source": row.uri,
-            "chains": int(row.chains),
-            "links": int(row.links),
-            "measured_links": int(row.measured),
-            "links_reusing_over_half": int(row.reusing or 0),
-            "share_reusing_over_half": (int(row.reusing or 0) / row.measured)
+    per_source = [
+        SourceIterations(
+            kind=row.kind,
+            source=row.uri,
+            chains=int(row.chains),
+            links=int(row.links),
+            measured_links=int(row.measured),
+            links_reusing_over_half=int(row.reusing or 0),
+            share_reusing_over_half=(int(row.reusing or 0) / row.measured)
             if row.measured
             else None,
-            "mean_reuse_ratio": float(row.mean_reuse) if row.mean_reuse is not None else None,
-        }
-        per_source.append(entry)
-        totals["chains"] += entry["chains"]
-        totals["links"] += entry["links"]
-        totals["measured"] += entry["measured_links"]
-        totals["reusing"] += entry["links_reusing_over_half"]
-    return {
-        "chains": totals["chains"],
-        "links": totals["links"],
-        "measured_links": totals["measured"],
-        "share_reusing_over_half": totals["reusing"] / totals["measured"]
-        if totals["measured"]
-        else None,
-        "seed_reference": "about 80% of OpenML iterations reuse over half of the previous workflow",
-        "sources": per_source,
-    }
+            mean_reuse_ratio=float(row.mean_reuse) if row.mean_reuse is not None else None,
+        )
+        for row in conn.execute(query)
+    ]
+    measured = sum(s.measured_links for s in per_source)
+    reusing = sum(s.links_reusing_over_half for s in per_source)
+    return IterationStats(
+        chains=sum(s.chains for s in per_source),
+        links=sum(s.links for s in per_source),
+        measured_links=measured,
+        share_reusing_over_half=reusing / measured if measured else None,
+        seed_reference=SEED_REFERENCE,
+        sources=tuple(per_source),
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mileage.dashboards._build import build, render, stale
 from mileage.dashboards._pages import DASHBOARDS
+from mileage.dashboards._rules import with_receivers
 from mileage.dashboards._spec import DashboardSpec, PanelSpec, Query, Variable
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "build",
     "render",
     "stale",
+    "with_receivers",
 ]

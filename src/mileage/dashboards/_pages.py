@@ -12,7 +12,9 @@ PLATFORM = DashboardSpec(
     uid="mileage-platform",
     title="Mileage / Platform",
     description="Collectors, the scheduler and its jobs: is the platform itself healthy?",
-    variables=(Variable("job", "Job", "label_values(mileage_job_interval_seconds, job)"),),
+    variables=(
+        Variable("mileage_job", "Job", "label_values(mileage_job_interval_seconds, mileage_job)"),
+    ),
     rows=(
         (
             "Scheduler",
@@ -29,7 +31,7 @@ PLATFORM = DashboardSpec(
                     "stat",
                     (
                         Query(
-                            "count(mileage:job_overdue:ratio > 3) or vector(0)",
+                            "sum(mileage:job_overdue:ratio > bool 3)",
                             instant=True,
                         ),
                     ),
@@ -41,7 +43,7 @@ PLATFORM = DashboardSpec(
                     "stat",
                     (
                         Query(
-                            'sum(increase(mileage_job_runs_total{status="failed"}[1h])) or vector(0)',
+                            'sum(increase(mileage_job_runs_total{status="failed"}[1h]))',
                             instant=True,
                         ),
                     ),
@@ -65,8 +67,8 @@ PLATFORM = DashboardSpec(
                     "timeseries",
                     (
                         Query(
-                            'sum by (job, status) (increase(mileage_job_runs_total{job=~"$job"}[$__rate_interval]))',
-                            "{{job}} {{status}}",
+                            'sum by (mileage_job, status) (increase(mileage_job_runs_total{mileage_job=~"$mileage_job"}[$__rate_interval]))',
+                            "{{mileage_job}} {{status}}",
                         ),
                     ),
                     "Scheduled runs per job and outcome (succeeded, failed, skipped when another replica claimed the slot).",
@@ -80,7 +82,10 @@ PLATFORM = DashboardSpec(
                             "histogram_quantile(0.9, sum by (kind, le) (rate(mileage_job_duration_seconds_bucket[$__rate_interval])))",
                             "p90 {{kind}}",
                         ),
-                        Query('mileage_job_last_duration_seconds{job=~"$job"}', "{{job}}"),
+                        Query(
+                            'mileage_job_last_duration_seconds{mileage_job=~"$mileage_job"}',
+                            "{{mileage_job}}",
+                        ),
                     ),
                     "90th percentile wall time per job kind, and each selected job's latest run.",
                     unit="s",
@@ -91,8 +96,8 @@ PLATFORM = DashboardSpec(
                     "table",
                     (
                         Query(
-                            'time() - mileage_job_last_success_timestamp_seconds{job=~"$job"}',
-                            "{{job}}",
+                            'time() - mileage_job_last_success_timestamp_seconds{mileage_job=~"$mileage_job"}',
+                            "{{mileage_job}}",
                             instant=True,
                         ),
                     ),
@@ -105,8 +110,8 @@ PLATFORM = DashboardSpec(
                     "timeseries",
                     (
                         Query(
-                            'sum by (job) (increase(mileage_job_retries_total{job=~"$job"}[$__rate_interval]))',
-                            "{{job}}",
+                            'sum by (mileage_job) (increase(mileage_job_retries_total{mileage_job=~"$mileage_job"}[$__rate_interval]))',
+                            "{{mileage_job}}",
                         ),
                     ),
                     "Attempts that failed and were retried with backoff.",
@@ -174,7 +179,7 @@ PLATFORM = DashboardSpec(
                         ),
                     ),
                     "Time since the warm-start ranker was last trained from the trace store "
-                    "('mileage train warmstart' or the daemon's metalearner job, which retrains "
+                    "('mileage warmstart train' or the daemon's metalearner job, which retrains "
                     "only when new runs arrived). Older than a few intervals: check the job.",
                     unit="s",
                     width=8,
@@ -221,7 +226,7 @@ ONCALL = DashboardSpec(
                     "stat",
                     (
                         Query(
-                            'sum(mileage_open_alerts{severity="page", pipeline=~"$pipeline"}) or vector(0)',
+                            'sum(mileage_open_alerts{severity="page", pipeline=~"$pipeline"})',
                             instant=True,
                         ),
                     ),
@@ -234,7 +239,7 @@ ONCALL = DashboardSpec(
                     "stat",
                     (
                         Query(
-                            'sum(mileage_open_alerts{severity="ticket", pipeline=~"$pipeline"}) or vector(0)',
+                            'sum(mileage_open_alerts{severity="ticket", pipeline=~"$pipeline"})',
                             instant=True,
                         ),
                     ),
@@ -246,7 +251,7 @@ ONCALL = DashboardSpec(
                     "stat",
                     (
                         Query(
-                            'sum(mileage_open_suggestions{pipeline=~"$pipeline"}) or vector(0)',
+                            'sum(mileage_open_suggestions{pipeline=~"$pipeline"})',
                             instant=True,
                         ),
                     ),
@@ -257,7 +262,7 @@ ONCALL = DashboardSpec(
                     "stat",
                     (
                         Query(
-                            'count(mileage_monitor_slo_healthy{pipeline=~"$pipeline"} == 0) or vector(0)',
+                            'sum(mileage_monitor_slo_healthy{pipeline=~"$pipeline"} == bool 0)',
                             instant=True,
                         ),
                     ),
@@ -325,7 +330,7 @@ ONCALL = DashboardSpec(
                     "stat",
                     (
                         Query(
-                            'sum(mileage_open_alerts_demoted{pipeline=~"$pipeline"}) or vector(0)',
+                            'sum(mileage_open_alerts_demoted{pipeline=~"$pipeline"})',
                             instant=True,
                         ),
                     ),
@@ -336,7 +341,7 @@ ONCALL = DashboardSpec(
                     "table",
                     (
                         Query(
-                            "sum by (router, status) (mileage_suggestion_deliveries)",
+                            "sum by (router, status) (mileage_suggestion_deliveries_total)",
                             instant=True,
                         ),
                     ),
@@ -427,7 +432,7 @@ PIPELINE = DashboardSpec(
                     "stat",
                     (
                         Query(
-                            'sum(mileage_open_alerts{pipeline=~"$pipeline"}) or vector(0)',
+                            'sum(mileage_open_alerts{pipeline=~"$pipeline"})',
                             instant=True,
                         ),
                     ),
@@ -454,7 +459,7 @@ PIPELINE = DashboardSpec(
                     "stat",
                     (
                         Query(
-                            f'max(mileage_monitor_label_lag_seconds{{{_P}, quantile="0.5"}})',
+                            f'max(mileage_monitor_label_lag_seconds{{{_P}, percentile="50"}})',
                             instant=True,
                         ),
                     ),
@@ -545,7 +550,7 @@ PIPELINE = DashboardSpec(
                 PanelSpec(
                     "Label lag",
                     "timeseries",
-                    (Query(f"mileage_monitor_label_lag_seconds{{{_P}}}", "p{{quantile}}"),),
+                    (Query(f"mileage_monitor_label_lag_seconds{{{_P}}}", "p{{percentile}}"),),
                     "Delay between predictions and labels (median, p90) in the latest judged batch; performance is only final once enough labels have arrived.",
                     unit="s",
                     width=12,

@@ -1,17 +1,32 @@
 """Prometheus recording and alerting rules, their unit tests, and the Alertmanager config.
 
-Paging is reserved for what users feel: a dead monitor or scheduler, an SLO burning, a
-blocking validation failure (upstream data broke). Drift, prediction drift, undelivered
-suggestions and collector trouble open tickets. Pipeline alerts read Mileage's own alert
-policy (``mileage_open_alerts``), so its grouping, persistence and demotion apply to
-Alertmanager too. Every alert carries a
-``for:`` duration, a severity, a summary that says what to do, and a runbook link.
+Paging is reserved for what users feel: a dead daemon or monitor, an SLO burning its error
+budget. The pipeline alerts of Mileage's own policy (a broken column, an unreadable batch,
+drift) are pushed by the daemon to Alertmanager's API (:mod:`mileage.monitors.alerts`), with
+their grouping, persistence and acknowledgements; Prometheus does not evaluate them again, so
+one incident pages once. Every rule carries a ``for:`` duration, a severity, a summary that
+says what to do, and an absolute runbook link.
+
+The SLO alerts follow the multi-window, multi-burn-rate form of the SRE workbook: the error
+ratio is the share of time a pipeline's windowed SLO state (``mileage_monitor_slo_healthy``)
+was broken; with an objective of 99 % the budget is 1 %, a fast burn (14.4x over 1 h *and*
+5 min) pages within minutes, a slow burn (6x over 6 h *and* 30 min) pages too, and the short
+window makes either resolve soon after the SLO window recovers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+#: Share of time a pipeline's windowed SLO must hold (the error budget is the rest).
+SLO_OBJECTIVE = 0.99
+#: (name, long window, short window, burn-rate factor, for, severity) of the burn-rate alerts.
+BURN_RATES: tuple[tuple[str, str, str, float, str, str], ...] = (
+    ("MileageSLOBurnFast", "1h", "5m", 14.4, "2m", "page"),
+    ("MileageSLOBurnSlow", "6h", "30m", 6.0, "15m", "page"),
+)
+SLO_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "6h")
 
 
 @dataclass(frozen=True)
@@ -32,14 +47,61 @@ class AlertRule:
 
 RECORDING_RULES: tuple[tuple[str, str], ...] = (
     (
+        # max by: the store-backed families are the same on every replica, so two scraped
+        # daemons must not make the match many-to-many
         "mileage:job_overdue:ratio",
-        "(time() - mileage_job_last_success_timestamp_seconds) / on(job) mileage_job_interval_seconds",
+        "(time() - max by (mileage_job) (mileage_job_last_success_timestamp_seconds))"
+        " / on (mileage_job) max by (mileage_job) (mileage_job_interval_seconds)",
     ),
     (
         "mileage:job_failures:increase1h",
-        'sum by (job) (increase(mileage_job_runs_total{status="failed"}[1h]))',
+        'sum by (mileage_job) (increase(mileage_job_runs_total{status="failed"}[1h]))',
+    ),
+    *(
+        (
+            f"mileage:slo_errors:ratio_avg{w}",
+            f"1 - min by (pipeline) (avg_over_time(mileage_monitor_slo_healthy[{w}]))",
+        )
+        for w in SLO_WINDOWS
     ),
 )
+
+
+def _burn_rule(
+    name: str, long: str, short: str, factor: float, duration: str, severity: str
+) -> AlertRule:
+    budget = round(1 - SLO_OBJECTIVE, 6)
+    threshold = f"({factor} * {budget})"
+    return AlertRule(
+        name=name,
+        expr=(
+            f"mileage:slo_errors:ratio_avg{long} > {threshold}"
+            f" and on (pipeline) mileage:slo_errors:ratio_avg{short} > {threshold}"
+        ),
+        duration=duration,
+        severity=severity,
+        summary=(
+            "Pipeline {{ $labels.pipeline }} burns its SLO error budget "
+            f"{factor:g}x too fast ({long} and {short} windows): its metric over the SLO "
+            "window is below the SLO."
+        ),
+        description=(
+            "The windowed metric (the labelled rows of the last final batches) is below the "
+            "SLO; 'mileage alerts list --pipeline NAME' shows what explains it and "
+            "'mileage suggestions list --pipeline NAME' the remedy (often a rollback)."
+        ),
+        runbook="slo-burn",
+        test_series=(
+            (
+                'mileage_monitor_slo_healthy{pipeline="churn",model="churn",version="7",'
+                'metric="roc_auc"}',
+                "1x60 0x420",
+            ),
+        ),
+        test_at="420m" if long == "6h" else "90m",
+        test_labels={"pipeline": "churn"},
+    )
+
 
 ALERTS: tuple[AlertRule, ...] = (
     AlertRule(
@@ -55,37 +117,54 @@ ALERTS: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="MileageMonitorDead",
-        expr='mileage:job_overdue:ratio{job=~"monitor:.*"} > 3',
+        expr='mileage:job_overdue:ratio{mileage_job=~"monitor:.*"} > 3',
         duration="10m",
         severity="page",
-        summary="Monitor {{ $labels.job }} has not succeeded for over 3 intervals: the pipeline is unwatched.",
+        summary="Monitor {{ $labels.mileage_job }} has not succeeded for over 3 intervals: the pipeline is unwatched.",
         description="See 'mileage status' and the job's last error in 'mileage daemon --once --json'.",
         runbook="monitor-dead",
         test_series=(
-            ('mileage_job_last_success_timestamp_seconds{job="monitor:churn"}', "0x40"),
-            ('mileage_job_interval_seconds{job="monitor:churn"}', "60x40"),
+            (
+                'mileage_job_last_success_timestamp_seconds{job="mileage",instance="a:9464",mileage_job="monitor:churn"}',
+                "0x40",
+            ),
+            (
+                'mileage_job_interval_seconds{job="mileage",instance="a:9464",mileage_job="monitor:churn"}',
+                "60x40",
+            ),
+            # a standby replica exports the same store-backed series
+            (
+                'mileage_job_last_success_timestamp_seconds{job="mileage",instance="b:9464",mileage_job="monitor:churn"}',
+                "0x40",
+            ),
         ),
         test_at="30m",
-        test_labels={"job": "monitor:churn"},
+        test_labels={"mileage_job": "monitor:churn"},
     ),
     AlertRule(
         name="MileageJobOverdue",
-        expr='mileage:job_overdue:ratio{job!~"monitor:.*"} > 3',
+        expr='mileage:job_overdue:ratio{mileage_job!~"monitor:.*"} > 3',
         duration="30m",
         severity="ticket",
-        summary="Job {{ $labels.job }} has not succeeded for over 3 intervals.",
+        summary="Job {{ $labels.mileage_job }} has not succeeded for over 3 intervals.",
         description="Collection or training is stale; the data behind warm starts and chains is ageing.",
         runbook="job-overdue",
         test_series=(
-            ('mileage_job_last_success_timestamp_seconds{job="collect:mlflow:1"}', "0x60"),
-            ('mileage_job_interval_seconds{job="collect:mlflow:1"}', "60x60"),
+            (
+                'mileage_job_last_success_timestamp_seconds{job="mileage",mileage_job="collect:mlflow:1"}',
+                "0x60",
+            ),
+            (
+                'mileage_job_interval_seconds{job="mileage",mileage_job="collect:mlflow:1"}',
+                "60x60",
+            ),
         ),
         test_at="50m",
-        test_labels={"job": "collect:mlflow:1"},
+        test_labels={"mileage_job": "collect:mlflow:1"},
     ),
     AlertRule(
         name="MileageCollectorFailing",
-        expr="mileage_collector_last_pass_failed == 1",
+        expr="max by (kind, source) (mileage_collector_last_pass_failed) == 1",
         duration="30m",
         severity="ticket",
         summary="Collection from {{ $labels.source }} keeps failing.",
@@ -100,91 +179,18 @@ ALERTS: tuple[AlertRule, ...] = (
 )
 
 PIPELINE_ALERTS: tuple[AlertRule, ...] = (
-    AlertRule(
-        name="MileageSLOBurn",
-        expr="mileage_monitor_slo_margin < 0",
-        duration="5m",
-        severity="page",
-        summary="Pipeline {{ $labels.pipeline }} breaks its SLO (model {{ $labels.model }} version {{ $labels.version }}).",
-        description="The latest final metric is below the SLO: the pipeline is broken. 'mileage suggestions list --pipeline NAME' has the remedy (usually a rollback to the fallback version).",
-        runbook="slo-burn",
-        test_series=(
-            ('mileage_monitor_slo_margin{pipeline="churn",model="churn",version="7"}', "-0.03x20"),
-        ),
-        test_at="10m",
-        test_labels={"pipeline": "churn", "model": "churn", "version": "7"},
-    ),
-    AlertRule(
-        name="MileageBrokenColumn",
-        expr='max by (pipeline) (mileage_open_alerts{kind="broken_column", severity="page"}) > 0',
-        duration="2m",
-        severity="page",
-        summary="Upstream data of pipeline {{ $labels.pipeline }} broke its contract (blocking validation).",
-        description="A column is missing, retyped, out of range, null or renamed upstream; its drift and the prediction drift it causes are grouped in the same alert. 'mileage alerts list --pipeline NAME'.",
-        runbook="broken-column",
-        test_series=(
-            (
-                'mileage_open_alerts{pipeline="churn",severity="page",kind="broken_column"}',
-                "1x10",
-            ),
-        ),
-        test_at="5m",
-        test_labels={"pipeline": "churn"},
-    ),
-    AlertRule(
-        name="MileageInputBroken",
-        expr='max by (pipeline) (mileage_open_alerts{kind="input_error", severity="page"}) > 0',
-        duration="2m",
-        severity="page",
-        summary="Pipeline {{ $labels.pipeline }} received a batch that cannot be read, is empty or cannot be scored.",
-        description="Nothing about that batch can be trusted; see 'mileage alerts list --pipeline NAME' for the error.",
-        runbook="input-broken",
-        test_series=(
-            ('mileage_open_alerts{pipeline="churn",severity="page",kind="input_error"}', "1x10"),
-        ),
-        test_at="5m",
-        test_labels={"pipeline": "churn"},
-    ),
-    AlertRule(
-        name="MileageDrift",
-        expr='max by (pipeline) (mileage_open_alerts{kind=~"drift|label_shift", severity=~"page|ticket"}) > 0',
-        duration="30m",
-        severity="ticket",
-        summary="The inputs (or labels) of pipeline {{ $labels.pipeline }} drifted.",
-        description="Drift pages only through the SLO; this ticket carries the suggestion (retrain on a recent window, or refresh the reference when performance holds).",
-        runbook="drift",
-        test_series=(
-            ('mileage_open_alerts{pipeline="churn",severity="ticket",kind="drift"}', "1x60"),
-        ),
-        test_at="45m",
-        test_labels={"pipeline": "churn"},
-    ),
-    AlertRule(
-        name="MileagePredictionDrift",
-        expr='max by (pipeline) (mileage_open_alerts{kind=~"prediction_drift|model_release", severity=~"page|ticket"}) > 0',
-        duration="30m",
-        severity="ticket",
-        summary="The predictions of pipeline {{ $labels.pipeline }} shifted with no input drift to explain it.",
-        description="Right after a model release this usually means the new version; the suggestion is a rollback to the fallback version.",
-        runbook="prediction-drift",
-        test_series=(
-            (
-                'mileage_open_alerts{pipeline="churn",severity="ticket",kind="model_release"}',
-                "1x60",
-            ),
-        ),
-        test_at="45m",
-        test_labels={"pipeline": "churn"},
-    ),
+    *(_burn_rule(*b) for b in BURN_RATES),
     AlertRule(
         name="MileageSuggestionUndelivered",
-        expr='sum by (router) (mileage_suggestion_deliveries{status="failed"}) > 0',
-        duration="30m",
+        expr='sum by (router) (increase(mileage_suggestion_deliveries_total{status="failed"}[1h])) > 0',
+        duration="1m",
         severity="ticket",
-        summary="Router {{ $labels.router }} failed to deliver suggestions after every retry.",
-        description="The suggestions are still in the inbox ('mileage suggestions list'); fix the router (webhook URL variable, MLflow server) and they are delivered again.",
+        summary="Router {{ $labels.router }} failed to deliver suggestions (every retry failed, or its webhook variable is unset).",
+        description="The suggestions are still in the inbox ('mileage suggestions list'); fix the router (webhook URL variable, MLflow server) and new suggestions are delivered again. Clears an hour after the last failure.",
         runbook="suggestion-undelivered",
-        test_series=(('mileage_suggestion_deliveries{router="webhook",status="failed"}', "2x60"),),
+        test_series=(
+            ('mileage_suggestion_deliveries_total{router="webhook",status="failed"}', "0x10 2x60"),
+        ),
         test_at="45m",
         test_labels={"router": "webhook"},
     ),
@@ -202,8 +208,8 @@ def rules_file(runbook_base: str) -> dict[str, Any]:
     return {
         "groups": [
             {
+                # evaluated at Prometheus's evaluation interval, like the alerts that read them
                 "name": "mileage-recording",
-                "interval": "1m",
                 "rules": [{"record": name, "expr": expr} for name, expr in RECORDING_RULES],
             },
             {
@@ -255,10 +261,35 @@ def rules_test_file(runbook_base: str) -> dict[str, Any]:
                 ],
             }
         )
+    tests.append(_burn_lifecycle_test(runbook_base))
     return {
         "rule_files": ["../rules/mileage.rules.yml"],
         "evaluation_interval": "1m",
         "tests": tests,
+    }
+
+
+def _burn_lifecycle_test(runbook_base: str) -> dict[str, Any]:
+    """The fast SLO page stays while the SLO window is broken and resolves once it recovers
+    (healthy for an hour, broken for an hour, healthy again)."""
+    fast = next(a for a in ALERTS if a.name == BURN_RATES[0][0])
+    firing = {
+        "exp_labels": {"severity": fast.severity, **fast.test_labels},
+        "exp_annotations": {
+            "summary": _render(fast.summary, fast.test_labels),
+            "description": fast.description,
+            "runbook_url": f"{runbook_base}#{fast.runbook}",
+        },
+    }
+    return {
+        "interval": "1m",
+        "input_series": [{"series": fast.test_series[0][0], "values": "1x60 0x60 1x60"}],
+        "alert_rule_test": [
+            {"eval_time": "60m", "alertname": fast.name, "exp_alerts": []},
+            {"eval_time": "75m", "alertname": fast.name, "exp_alerts": [firing]},
+            {"eval_time": "120m", "alertname": fast.name, "exp_alerts": [firing]},
+            {"eval_time": "135m", "alertname": fast.name, "exp_alerts": []},
+        ],
     }
 
 
@@ -308,6 +339,39 @@ def alertmanager_config() -> dict[str, Any]:
             },
         ],
     }
+
+
+def with_receivers(
+    config: dict[str, Any],
+    urls: dict[str, str],
+    *,
+    group_wait: str | None = None,
+    group_interval: str | None = None,
+) -> dict[str, Any]:
+    """A copy of an Alertmanager config with each named receiver's webhook URL replaced.
+
+    The shipped ``alertmanager.yml`` points its ``pager`` and ``tickets`` receivers at
+    placeholders; this is the one sanctioned edit (plus shorter grouping waits for tests).
+    Check the result with ``amtool check-config``.
+
+    Raises:
+        KeyError: A receiver in ``urls`` is not in the config (the message names them).
+    """
+    import copy
+
+    out = copy.deepcopy(config)
+    receivers = {r["name"]: r for r in out["receivers"]}
+    unknown = sorted(set(urls) - set(receivers))
+    if unknown:
+        raise KeyError(f"no receiver {unknown} in the config; receivers: {sorted(receivers)}")
+    for name, url in urls.items():
+        for hook in receivers[name].get("webhook_configs", []):
+            hook["url"] = url
+    if group_wait is not None:
+        out["route"]["group_wait"] = group_wait
+    if group_interval is not None:
+        out["route"]["group_interval"] = group_interval
+    return out
 
 
 def prometheus_config(targets: list[str]) -> dict[str, Any]:

@@ -4,8 +4,9 @@ users change next and which intermediates to reuse.
 Subpackages and modules, imported on demand so ``import mileage.metalearner`` stays light:
 
 * :mod:`mileage.metalearner.metafeatures`: OpenML-style dataset meta-features.
-* :mod:`mileage.metalearner.warmstart`: the warm-start ranker; :mod:`.adapters` hand its
-  ranked configurations to Optuna, FLAML or JSON.
+* :mod:`mileage.metalearner.warmstart._ranker`: the warm-start ranker; :mod:`.adapters` hand its
+  ranked configurations to Optuna, FLAML or JSON; :class:`WarmStartSampler` is an Optuna
+  sampler that keeps learning from each trial.
 * :mod:`mileage.metalearner.workflow`: workflows as DAGs of operators with exact fingerprints.
 * :mod:`mileage.metalearner.nextstep`: which operator the next iteration changes (LightGBM).
 * :mod:`mileage.metalearner.materialize`: the intermediate cache and the planner that decides
@@ -31,9 +32,10 @@ from mileage.metalearner._errors import (
 from mileage.metalearner.metafeatures import compute_meta_features, meta_features_from_json
 
 if TYPE_CHECKING:
-    from mileage.metalearner.warmstart import ModelFormatError, WarmStartRanker
+    from mileage.metalearner.warmstart._ranker import ModelFormatError, WarmStartRanker
+    from mileage.metalearner.warmstart._sampler import WarmStartSampler
 
-_LAZY = {"ModelFormatError", "WarmStartRanker"}
+_LAZY = {"ModelFormatError", "WarmStartRanker", "WarmStartSampler"}
 
 
 def __getattr__(name: str) -> Any:
@@ -51,6 +53,7 @@ __all__ = [
     "ModelFormatError",
     "NotCacheableError",
     "WarmStartRanker",
+    "WarmStartSampler",
     "WorkflowError",
     "compute_meta_features",
     "meta_features_from_json",

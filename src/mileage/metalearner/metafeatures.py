@@ -287,11 +287,13 @@ def openml_qualities(features: Mapping[str, float], problem_type: str) -> dict[s
 def meta_features_from_json(document: Mapping[str, Any]) -> tuple[dict[str, float], str]:
     """Our meta-features from a JSON document of OpenML qualities plus ``problem_type``.
 
-    Missing qualities are allowed (the meta-learner treats them as unknown); a quality given
-    with a value that is not a finite number is an error, so a typo never passes silently.
+    ``null``, NaN and absent keys mean "unknown" (OpenML leaves class counts empty for
+    regression tasks; the meta-learner's LightGBM models handle missing values). A value that
+    is not a number, or an infinity, is an error, so a typo never passes silently.
 
     Raises:
-        DataError: ``problem_type`` is missing or unknown, or a value is not a finite number.
+        DataError: ``problem_type`` is missing or unknown, or a value is not a number or is
+            infinite.
     """
     from mileage.platform.vocabulary import meta_features_from_openml
 
@@ -303,14 +305,16 @@ def meta_features_from_json(document: Mapping[str, Any]) -> tuple[dict[str, floa
         )
     qualities: dict[str, float] = {}
     for key, value in document.items():
-        if key == "problem_type":
+        if key == "problem_type" or value is None:
             continue
         number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-        if number is None or not math.isfinite(float(number)):
+        if number is None or math.isinf(float(number)):
             raise DataError(
-                f"meta-feature {key!r} is {value!r}; every value must be a finite number "
-                "(leave a quality out when it is unknown)."
+                f"meta-feature {key!r} is {value!r}; every value must be a finite number, or "
+                "null when it is unknown."
             )
+        if math.isnan(float(number)):
+            continue
         qualities[key] = float(number)
     features, _ = meta_features_from_openml(qualities, str(problem))
     return features, str(problem)

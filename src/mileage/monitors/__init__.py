@@ -7,72 +7,132 @@ from the reference (Great Expectations), compared with the reference column by c
 as labels arrive, judged on the task metric overall and per declared slice. Every check
 stores :class:`Finding` rows in the trace store.
 
-The findings then become alerts, one per likely cause (:mod:`mileage.monitors.alerts`), each
-answered by suggested remedies (:mod:`mileage.monitors.suggest`) that reach the pipeline's
-owner through the inbox, MLflow tags and webhooks (:mod:`mileage.monitors.routing`);
-:func:`respond` runs those three steps after a check, :func:`monitor_cycle` runs all four.
+Two rooms: :mod:`mileage.monitors.checks` (what is asked of each batch) and
+:mod:`mileage.monitors.alerts` (findings become alerts, one per likely cause, answered by
+suggested remedies that reach the pipeline's owner through the inbox, MLflow tags and
+webhooks). :func:`respond` runs the response after a check, :func:`monitor_cycle` runs both.
 
 Great Expectations, Evidently and MLflow are imported inside the functions that use them.
 """
 
 from __future__ import annotations
 
-from mileage.monitors._check import MonitorConfig, check_batch
-from mileage.monitors._drift import DriftOptions, drift_batch
-from mileage.monitors._findings import BatchReport, Finding, Severity, Statistic
-from mileage.monitors._models import ModelError, ResolvedModel, resolve_model
-from mileage.monitors._performance import PerformanceOptions, join_labels, performance_batch
+from mileage.monitors._metrics import AlertsSource, MonitorsSource
+from mileage.monitors._records import (
+    MonitorRunSummary,
+    MonitorSummary,
+    StoredFinding,
+    SuiteVersion,
+)
 from mileage.monitors._registry import (
     MonitorNotFoundError,
     MonitorRecord,
     get_monitor,
+    get_suite,
     list_monitors,
+    list_suites,
     query_findings,
+    recent_runs,
     remove_monitor,
+    save_suite,
+    update_monitor,
 )
 from mileage.monitors._respond import RespondReport, monitor_cycle, respond
-from mileage.monitors._runner import MonitorRunner, check_once, create_monitor
-from mileage.monitors._slices import Slice
-from mileage.monitors._sources import BatchSource, read_frame
-from mileage.monitors._suite import SuiteOptions, infer_suite
-from mileage.monitors._validation import validate_batch
-from mileage.monitors.alerts import AlertOptions, AlertPolicy
-from mileage.monitors.suggest import SuggestionEngine
+from mileage.monitors._runner import MonitorRunner, check_once, create_monitor, refresh_baseline
+from mileage.monitors.alerts import (
+    AlertOptions,
+    AlertPolicy,
+    Dispatcher,
+    SuggestionEngine,
+    load_routers,
+)
+from mileage.monitors.checks import (
+    BatchNotFoundError,
+    BatchReport,
+    BatchSource,
+    DriftOptions,
+    Finding,
+    ModelError,
+    MonitorConfig,
+    PerformanceOptions,
+    ResolvedModel,
+    Severity,
+    Slice,
+    Statistic,
+    SuiteOptions,
+    absolute_source,
+    cadence_seconds,
+    check_batch,
+    check_suite,
+    current_state,
+    describe_slo,
+    describe_suite,
+    drift_batch,
+    drop_column,
+    infer_suite,
+    join_labels,
+    performance_batch,
+    read_frame,
+    resolve_model,
+    validate_batch,
+)
 
 __all__ = [
     "AlertOptions",
     "AlertPolicy",
+    "AlertsSource",
+    "BatchNotFoundError",
     "BatchReport",
     "BatchSource",
+    "Dispatcher",
     "DriftOptions",
     "Finding",
     "ModelError",
     "MonitorConfig",
     "MonitorNotFoundError",
     "MonitorRecord",
+    "MonitorRunSummary",
     "MonitorRunner",
+    "MonitorSummary",
+    "MonitorsSource",
     "PerformanceOptions",
     "ResolvedModel",
     "RespondReport",
     "Severity",
     "Slice",
     "Statistic",
+    "StoredFinding",
     "SuggestionEngine",
     "SuiteOptions",
+    "SuiteVersion",
+    "absolute_source",
+    "cadence_seconds",
     "check_batch",
     "check_once",
+    "check_suite",
     "create_monitor",
+    "current_state",
+    "describe_slo",
+    "describe_suite",
     "drift_batch",
+    "drop_column",
     "get_monitor",
+    "get_suite",
     "infer_suite",
     "join_labels",
     "list_monitors",
+    "list_suites",
+    "load_routers",
     "monitor_cycle",
     "performance_batch",
     "query_findings",
     "read_frame",
+    "recent_runs",
+    "refresh_baseline",
     "remove_monitor",
     "resolve_model",
     "respond",
+    "save_suite",
+    "update_monitor",
     "validate_batch",
 ]

@@ -8,21 +8,21 @@ latest batch only. Webhook URLs and other router settings are never exported.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import Connection, func, select
 
-from mileage.monitors._check import MonitorConfig
-from mileage.monitors._performance import HIGHER_IS_BETTER
-from mileage.monitors.alerts import AlertOptions
-from mileage.monitors.alerts import actionability as actionability_of
+from mileage.monitors._registry import LatestRuns
+from mileage.monitors.alerts._policy import AlertOptions
+from mileage.monitors.alerts._policy import actionability as actionability_of
+from mileage.monitors.checks._check import MonitorConfig
+from mileage.monitors.checks._performance import HIGHER_IS_BETTER
 from mileage.platform.store import epoch_seconds
 from mileage.platform.store import schema as t
 
 TOP_FEATURES = 5
 LEVELS = ("page", "ticket", "info")
+FINAL_DELIVERY = ("delivered", "skipped", "failed")
 
 
 def _model_labels(version: str | None) -> tuple[str, str]:
@@ -35,7 +35,7 @@ def _model_labels(version: str | None) -> tuple[str, str]:
 class AlertsSource:
     """Open alerts and suggestions, notifications sent, deliveries, actionability."""
 
-    def collect(self, conn: Connection, now: float) -> Iterable[Metric]:
+    def collect(self, conn: Connection, now: float) -> Iterable[Metric]:  # noqa: C901 (one pass builds every family)
         open_alerts = GaugeMetricFamily(
             "mileage_open_alerts",
             "Open (or acknowledged) alerts by pipeline, severity (page, ticket, info) and kind.",
@@ -56,10 +56,19 @@ class AlertsSource:
             "Suggestions waiting in the inbox, by pipeline and kind.",
             labels=["pipeline", "kind"],
         )
-        deliveries = GaugeMetricFamily(
+        # A delivery row ends delivered, skipped or failed and never leaves that state, so
+        # their counts only grow (a removed pipeline's rows go with it: a counter reset, which
+        # increase() handles); pending deliveries come and go and are a gauge.
+        deliveries = CounterMetricFamily(
             "mileage_suggestion_deliveries",
-            "Suggestion deliveries by router and status (delivered, skipped, pending, failed).",
+            "Suggestion deliveries that ended, by router and final status (delivered, skipped, "
+            "failed: every attempt failed or the router is misconfigured).",
             labels=["router", "status"],
+        )
+        pending = GaugeMetricFamily(
+            "mileage_suggestion_deliveries_pending",
+            "Suggestion deliveries waiting for a retry, by router.",
+            labels=["router"],
         )
         actionability = GaugeMetricFamily(
             "mileage_alert_actionability_ratio",
@@ -89,6 +98,9 @@ class AlertsSource:
             seen.add(key)
         for (pipeline, kind), n in sorted(lowered.items()):
             demoted.add_metric([pipeline, kind], float(n))
+        for pipeline in pipelines:
+            if not any(p == pipeline for p, _ in lowered):
+                demoted.add_metric([pipeline, "none"], 0.0)
         for pipeline in pipelines:  # a zero per pipeline and level, so "no alert" is a value
             for level in LEVELS:
                 if not any(p == pipeline and lv == level for p, lv, _ in seen):
@@ -111,12 +123,23 @@ class AlertsSource:
         for pipeline in pipelines:
             if pipeline not in counted:
                 suggestions.add_metric([pipeline, "none"], 0.0)
+        ended: set[tuple[str, str]] = set()
         for router, status, n in conn.execute(
             select(
                 t.suggestion_deliveries.c.router, t.suggestion_deliveries.c.status, func.count()
             ).group_by(t.suggestion_deliveries.c.router, t.suggestion_deliveries.c.status)
         ):
-            deliveries.add_metric([router, status], float(n))
+            if status == "pending":
+                pending.add_metric([router], float(n))
+            else:
+                deliveries.add_metric([router, status], float(n))
+                ended.add((router, status))
+        # every outcome of every router starts at 0, so the first failure is an increase
+        routers = {"inbox", "mlflow", "webhook"} | {r for r, _ in ended}
+        for router in sorted(routers):
+            for status in FINAL_DELIVERY:
+                if (router, status) not in ended:
+                    deliveries.add_metric([router, status], 0.0)
         window = AlertOptions().actionability_window
         for pipeline, kind in conn.execute(
             select(t.alerts.c.pipeline, t.alerts.c.kind).distinct()
@@ -124,7 +147,15 @@ class AlertsSource:
             acted, closed = actionability_of(conn, pipeline, kind, window)
             if closed:
                 actionability.add_metric([pipeline, kind], acted / closed)
-        return [open_alerts, demoted, notifications, suggestions, deliveries, actionability]
+        return [
+            open_alerts,
+            demoted,
+            notifications,
+            suggestions,
+            deliveries,
+            pending,
+            actionability,
+        ]
 
 
 class MonitorsSource:
@@ -180,6 +211,12 @@ class MonitorsSource:
             "final batches) meets the SLO, 0 when it is broken; absent while unknown.",
             labels=[*labels, "metric"],
         )
+        windowed = GaugeMetricFamily(
+            "mileage_monitor_slo_window_value",
+            "The pipeline's metric over its SLO window (the labelled rows of the latest final "
+            "batches): what mileage_monitor_slo_healthy compares with the SLO.",
+            labels=[*labels, "metric"],
+        )
         agreement = GaugeMetricFamily(
             "mileage_monitor_label_agreement_ratio",
             "Share of the latest batch's labelled rows on which all labelers agree: the "
@@ -198,8 +235,10 @@ class MonitorsSource:
         )
         lag = GaugeMetricFamily(
             "mileage_monitor_label_lag_seconds",
-            "Delay between prediction and label in the latest judged batch (median and p90).",
-            labels=[*labels, "quantile"],
+            "Delay between prediction and label in the latest judged batch, by percentile "
+            "(50: median, 90).",
+            # not 'quantile': that label is reserved for summaries
+            labels=[*labels, "percentile"],
         )
         families = {
             "last_check": last_check,
@@ -211,12 +250,13 @@ class MonitorsSource:
             "slo": slo,
             "margin": margin,
             "slo_healthy": healthy,
+            "slo_window": windowed,
             "agreement": agreement,
             "kappa": kappa,
             "coverage": coverage,
             "lag": lag,
         }
-        latest = _LatestRuns.read(conn)
+        latest = LatestRuns.read(conn)
         for row in conn.execute(select(t.monitors.c.id, t.monitors.c.config)):
             config = MonitorConfig.from_dict(dict(row.config))
             self._pipeline(int(row.id), config, latest, families)
@@ -227,7 +267,7 @@ class MonitorsSource:
         self,
         monitor_id: int,
         config: MonitorConfig,
-        latest: _LatestRuns,
+        latest: LatestRuns,
         f: dict[str, GaugeMetricFamily],
     ) -> None:
         name = config.name
@@ -260,7 +300,7 @@ class MonitorsSource:
         self,
         monitor_id: int,
         config: MonitorConfig,
-        latest: _LatestRuns,
+        latest: LatestRuns,
         f: dict[str, GaugeMetricFamily],
     ) -> None:
         name, perf = config.name, config.performance_options()
@@ -270,10 +310,10 @@ class MonitorsSource:
         stats = latest.performance.get(judged.id, {})
         base = [name, *_model_labels(latest.versions.get((monitor_id, judged.batch_id)))]
         cov = stats.get(("", "label_coverage"))
-        self._state(monitor_id, name, perf.metric, latest, f)
+        self.cli_state(monitor_id, name, perf.metric, latest, f)
         if cov is not None:
             f["coverage"].add_metric(base, float(cov))
-        for q, key in (("0.5", "label_lag_days_median"), ("0.9", "label_lag_days_p90")):
+        for q, key in (("50", "label_lag_days_median"), ("90", "label_lag_days_p90")):
             value = stats.get(("", key))
             if value is not None:
                 f["lag"].add_metric([*base, q], float(value) * 86400)
@@ -290,21 +330,25 @@ class MonitorsSource:
             signed = value - perf.slo if HIGHER_IS_BETTER[perf.metric] else perf.slo - value
             f["margin"].add_metric(base, float(signed))
 
-    def _state(
+    def cli_state(
         self,
         monitor_id: int,
         name: str,
         metric: str,
-        latest: _LatestRuns,
+        latest: LatestRuns,
         f: dict[str, GaugeMetricFamily],
     ) -> None:
-        """The latest SLO state and labeler agreement (R27), each from the newest run with it."""
+        """The latest SLO state and labeler agreement, each from the newest run with it."""
         state = latest.slo_state.get(monitor_id)
         stats = latest.performance.get(state.id, {}) if state is not None else {}
         value = stats.get(("", "slo_healthy"))
         if state is not None and value is not None:
             base = [name, *_model_labels(latest.versions.get((monitor_id, state.batch_id)))]
             f["slo_healthy"].add_metric([*base, metric], float(value))
+        windowed = stats.get(("", "slo_window_metric"))
+        if state is not None and windowed is not None:
+            base = [name, *_model_labels(latest.versions.get((monitor_id, state.batch_id)))]
+            f["slo_window"].add_metric([*base, metric], float(windowed))
         agreed = latest.agreed.get(monitor_id)
         stats = latest.performance.get(agreed.id, {}) if agreed is not None else {}
         agreement = stats.get(("", "label_agreement"))
@@ -314,113 +358,6 @@ class MonitorsSource:
             kappa = stats.get(("", "label_kappa"))
             if kappa is not None:
                 f["kappa"].add_metric(base, float(kappa))
-
-
-@dataclass
-class _LatestRuns:
-    """What a scrape needs of every pipeline's latest runs, read in a fixed number of queries
-    whatever the number of pipelines (one query per pipeline costs seconds once the daemon's
-    job threads compete with the scrape for the interpreter).
-
-    Attributes:
-        checks: Monitor id -> its latest check run (id, model_version, finished_at).
-        findings: Check run id -> (check kind, severity) -> findings.
-        drift: Check run id -> (column, statistic, value) of its drift effects and levels.
-        judged: Monitor id -> its latest run with performance statistics (id, batch_id).
-        final: Monitor id -> its latest run whose overall metric is final (id, batch_id).
-        slo_state: Monitor id -> its latest run that judged the SLO window (id, batch_id).
-        agreed: Monitor id -> its latest run with a labeler agreement (id, batch_id).
-        performance: Run id (of the four above) -> (slice, statistic) -> value.
-        versions: (monitor id, batch id) -> model version of the batch's check run.
-    """
-
-    checks: dict[int, Any] = field(default_factory=dict)
-    findings: dict[int, dict[tuple[str, str], int]] = field(default_factory=dict)
-    drift: dict[int, list[tuple[str, str, float | None]]] = field(default_factory=dict)
-    judged: dict[int, Any] = field(default_factory=dict)
-    final: dict[int, Any] = field(default_factory=dict)
-    slo_state: dict[int, Any] = field(default_factory=dict)
-    agreed: dict[int, Any] = field(default_factory=dict)
-    performance: dict[int, dict[tuple[str, str], float | None]] = field(default_factory=dict)
-    versions: dict[tuple[int, str], str | None] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, conn: Connection) -> _LatestRuns:
-        runs, stats, findings = t.monitor_runs, t.monitor_statistics, t.monitor_findings
-        out = cls()
-        newest_checks = (
-            select(func.max(runs.c.id)).where(runs.c.kind == "check").group_by(runs.c.monitor_id)
-        )
-        for row in conn.execute(
-            select(runs.c.id, runs.c.monitor_id, runs.c.model_version, runs.c.finished_at).where(
-                runs.c.id.in_(newest_checks)
-            )
-        ):
-            out.checks[int(row.monitor_id)] = row
-        for run_id, kind, severity, n in conn.execute(
-            select(findings.c.run_id, findings.c.check_kind, findings.c.severity, func.count())
-            .where(findings.c.run_id.in_(newest_checks))
-            .group_by(findings.c.run_id, findings.c.check_kind, findings.c.severity)
-        ):
-            out.findings.setdefault(int(run_id), {})[(kind, severity)] = int(n)
-        for run_id, column, statistic, value in conn.execute(
-            select(stats.c.run_id, stats.c.column, stats.c.statistic, stats.c.value)
-            .where(
-                stats.c.run_id.in_(newest_checks),
-                stats.c.check_kind == "drift",
-                stats.c.statistic.in_(("effect", "drift_level")),
-            )
-            .order_by(stats.c.run_id, stats.c.column, stats.c.slice, stats.c.statistic)
-        ):
-            out.drift.setdefault(int(run_id), []).append((column, statistic, value))
-
-        def newest(*where: Any) -> Any:
-            judged = select(stats.c.run_id).where(
-                stats.c.run_id == runs.c.id, stats.c.check_kind == "performance", *where
-            )
-            return select(func.max(runs.c.id)).where(judged.exists()).group_by(runs.c.monitor_id)
-
-        final = (stats.c.slice == "", stats.c.statistic == "final", stats.c.value == 1.0)
-        window = (stats.c.slice == "", stats.c.statistic == "slo_window_batches")
-        agreement = (
-            stats.c.slice == "",
-            stats.c.statistic == "label_agreement",
-            stats.c.value.is_not(None),
-        )
-        targets = (
-            (out.judged, newest()),
-            (out.final, newest(*final)),
-            (out.slo_state, newest(*window)),
-            (out.agreed, newest(*agreement)),
-        )
-        for target, ids in targets:
-            for run in conn.execute(
-                select(runs.c.id, runs.c.monitor_id, runs.c.batch_id).where(runs.c.id.in_(ids))
-            ):
-                target[int(run.monitor_id)] = run
-        picked = [r for target, _ in targets for r in target.values()]
-        wanted = [r.id for r in picked]
-        batches = {r.batch_id for r in picked}
-        for chunk in _chunks(sorted(set(wanted))):
-            for run_id, slice_, statistic, value in conn.execute(
-                select(stats.c.run_id, stats.c.slice, stats.c.statistic, stats.c.value).where(
-                    stats.c.run_id.in_(chunk), stats.c.check_kind == "performance"
-                )
-            ):
-                out.performance.setdefault(int(run_id), {})[(slice_, statistic)] = value
-        for chunk in _chunks(sorted(batches)):
-            for checked in conn.execute(
-                select(runs.c.monitor_id, runs.c.batch_id, runs.c.model_version)
-                .where(runs.c.kind == "check", runs.c.batch_id.in_(chunk))
-                .order_by(runs.c.id)
-            ):
-                out.versions[(int(checked.monitor_id), checked.batch_id)] = checked.model_version
-        return out
-
-
-def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
 
 
 __all__ = ["TOP_FEATURES", "AlertsSource", "MonitorsSource"]

@@ -3,17 +3,25 @@ findings and statistics (SQLAlchemy Core, parameterised, on SQLite and PostgreSQ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from mileage.monitors._check import MonitorConfig
-from mileage.monitors._findings import BatchReport, Severity
-from mileage.monitors._suite import check_suite
+from mileage.monitors._records import (
+    MonitorRunSummary,
+    MonitorSummary,
+    StoredFinding,
+    SuiteVersion,
+)
+from mileage.monitors.checks._check import MonitorConfig
+from mileage.monitors.checks._findings import BatchReport, Severity
+from mileage.monitors.checks._sources import refuse_stored_password
+from mileage.monitors.checks._suite import check_suite
 from mileage.platform.errors import ConfigError, MileageError
-from mileage.platform.store import TraceStore, utcnow
+from mileage.platform.store import TraceStore, as_utc, utcnow
 from mileage.platform.store import schema as t
 
 NAME_RULE = "letters, digits, '.', '_' and '-' (at most 128 characters)"
@@ -56,6 +64,16 @@ def _row_values(config: MonitorConfig) -> dict[str, Any]:
     }
 
 
+def refuse_passwords(config: MonitorConfig) -> None:
+    """Secrets are never stored: SQL sources with a password must be ``env:`` references."""
+    for uri, option in (
+        (config.reference_uri, "--reference"),
+        (config.batches_uri, "--batches"),
+        (config.labels_uri, "--labels"),
+    ):
+        refuse_stored_password(uri, option)
+
+
 def add_monitor(
     store: TraceStore, config: MonitorConfig, suite: dict[str, Any], *, note: str | None = None
 ) -> int:
@@ -65,6 +83,7 @@ def add_monitor(
         ConfigError: The name is invalid or taken.
     """
     _check_name(config.name)
+    refuse_passwords(config)
     check_suite(suite)
     now = utcnow()
     with store.begin() as conn:
@@ -139,7 +158,7 @@ def get_monitor(store: TraceStore, name: str) -> MonitorRecord:
     )
 
 
-def list_monitors(store: TraceStore) -> list[dict[str, Any]]:
+def list_monitors(store: TraceStore) -> list[MonitorSummary]:
     """Every monitor with its last run."""
     last = (
         select(
@@ -167,16 +186,16 @@ def list_monitors(store: TraceStore) -> list[dict[str, Any]]:
             .order_by(t.monitors.c.name)
         ).all()
     return [
-        {
-            "name": r.name,
-            "model": r.model_uri,
-            "cadence": r.cadence,
-            "owner": r.owner,
-            "runs": int(r.runs or 0),
-            "last_batch": r.batch_id,
-            "last_status": r.status,
-            "last_run_at": r.finished_at,
-        }
+        MonitorSummary(
+            name=r.name,
+            model=r.model_uri,
+            cadence=r.cadence,
+            owner=r.owner,
+            runs=int(r.runs or 0),
+            last_batch=r.batch_id,
+            last_status=r.status,
+            last_run_at=r.finished_at,
+        )
         for r in rows
     ]
 
@@ -192,6 +211,7 @@ def update_monitor(
 ) -> MonitorRecord:
     """Store a changed configuration, and a new suite version when ``suite`` is given."""
     record = get_monitor(store, name)
+    refuse_passwords(config)
     if suite is not None:
         check_suite(suite)
     with store.begin() as conn:
@@ -249,7 +269,8 @@ def get_suite(store: TraceStore, monitor_id: int, version: int | None = None) ->
     }
 
 
-def list_suites(store: TraceStore, monitor_id: int) -> list[dict[str, Any]]:
+def list_suites(store: TraceStore, monitor_id: int) -> list[SuiteVersion]:
+    """Every suite version of a monitor, oldest first."""
     with store.connect() as conn:
         rows = conn.execute(
             select(
@@ -261,7 +282,7 @@ def list_suites(store: TraceStore, monitor_id: int) -> list[dict[str, Any]]:
             .where(t.monitor_suites.c.monitor_id == monitor_id)
             .order_by(t.monitor_suites.c.version)
         ).all()
-    return [dict(r._mapping) for r in rows]
+    return [SuiteVersion.from_row(r) for r in rows]
 
 
 def save_suite(
@@ -361,11 +382,33 @@ def save_report(
     return run_id
 
 
-def checked_batches(store: TraceStore, monitor_id: int) -> dict[str, dict[str, Any]]:
-    """Batches with a full check, and whether their latest performance figure is final."""
+#: Checks of a batch that could not be read before it counts as checked (its blocking
+#: ``read_batch`` finding stands; ``monitor run --batch`` checks it again on demand).
+MAX_READ_TRIES = 5
+#: Pause before the n-th retry of an unreadable batch: ``base * (2**(n-1) - 1)`` seconds, so
+#: the next run retries at once (the producer has usually finished writing), later ones back off.
+READ_RETRY_BASE_SECONDS = 60.0
+
+
+def checked_batches(
+    store: TraceStore, monitor_id: int, *, now: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    """Batches with a full check, and whether their latest performance figure is final.
+
+    A batch whose checks all failed to read it (half-written by its producer, say) is not
+    ``checked`` until it has failed :data:`MAX_READ_TRIES` times: later runs retry it, with
+    a growing pause between tries (``retry_at`` says when the next one is due).
+    """
+    now = now or utcnow()
     with store.connect() as conn:
         runs = conn.execute(
-            select(t.monitor_runs.c.id, t.monitor_runs.c.batch_id, t.monitor_runs.c.kind)
+            select(
+                t.monitor_runs.c.id,
+                t.monitor_runs.c.batch_id,
+                t.monitor_runs.c.kind,
+                t.monitor_runs.c.status,
+                t.monitor_runs.c.started_at,
+            )
             .where(t.monitor_runs.c.monitor_id == monitor_id)
             .order_by(t.monitor_runs.c.id)
         ).all()
@@ -382,12 +425,26 @@ def checked_batches(store: TraceStore, monitor_id: int) -> dict[str, dict[str, A
         )
     out: dict[str, dict[str, Any]] = {}
     for run in runs:
-        entry = out.setdefault(run.batch_id, {"checked": False, "final": False, "runs": 0})
+        entry = out.setdefault(
+            run.batch_id,
+            {"checked": False, "final": False, "runs": 0, "read_errors": 0, "retry_at": None},
+        )
         entry["runs"] += 1
-        if run.kind == "check":
-            entry["checked"] = True
+        if run.kind == "check" and run.status == "error":
+            entry["read_errors"] += 1
+            tries = entry["read_errors"]
+            pause = READ_RETRY_BASE_SECONDS * (2 ** (tries - 1) - 1)
+            entry["retry_at"] = as_utc(run.started_at) + timedelta(seconds=pause)
+            if tries >= MAX_READ_TRIES:
+                entry["checked"] = True
+            else:  # not checked yet, unless the pause before the next try has not passed
+                entry["checked"] = entry.get("read_ok", False) or entry["retry_at"] > now
+        elif run.kind == "check":
+            entry["checked"] = entry["read_ok"] = True
         if run.id in finals:
             entry["final"] = bool(finals[run.id])
+    for entry in out.values():
+        entry.pop("read_ok", None)
     return out
 
 
@@ -438,7 +495,7 @@ def query_findings(
     min_severity: Severity = Severity.INFO,
     check_kind: str | None = None,
     limit: int = 200,
-) -> list[dict[str, Any]]:
+) -> list[StoredFinding]:
     """Stored findings, newest first."""
     allowed = [s.label for s in Severity if s >= min_severity]
     query = select(t.monitor_findings).where(t.monitor_findings.c.severity.in_(allowed))
@@ -450,10 +507,11 @@ def query_findings(
         query = query.where(t.monitor_findings.c.check_kind == check_kind)
     with store.connect() as conn:
         rows = conn.execute(query.order_by(t.monitor_findings.c.id.desc()).limit(limit)).all()
-    return [dict(r._mapping) for r in rows]
+    return [StoredFinding.from_row(r) for r in rows]
 
 
-def recent_runs(store: TraceStore, monitor_id: int, limit: int = 10) -> list[dict[str, Any]]:
+def recent_runs(store: TraceStore, monitor_id: int, limit: int = 10) -> list[MonitorRunSummary]:
+    """The latest runs of a monitor, newest first."""
     with store.connect() as conn:
         rows = conn.execute(
             select(
@@ -471,7 +529,48 @@ def recent_runs(store: TraceStore, monitor_id: int, limit: int = 10) -> list[dic
             .order_by(t.monitor_runs.c.id.desc())
             .limit(limit)
         ).all()
-    return [dict(r._mapping) for r in rows]
+    return [MonitorRunSummary.from_row(r) for r in rows]
+
+
+def run_statistics(
+    conn: Connection, run_id: int, statistics: tuple[str, ...]
+) -> dict[str, float | None]:
+    """Whole-batch performance statistics of one run, by name (absent when not measured)."""
+    return dict(
+        conn.execute(
+            select(t.monitor_statistics.c.statistic, t.monitor_statistics.c.value).where(
+                t.monitor_statistics.c.run_id == run_id,
+                t.monitor_statistics.c.check_kind == "performance",
+                t.monitor_statistics.c.slice == "",
+                t.monitor_statistics.c.statistic.in_(statistics),
+            )
+        ).all()
+    )
+
+
+def performance_statistics(
+    conn: Connection, monitor_id: int, statistics: tuple[str, ...], *, limit: int | None = None
+) -> list[Any]:
+    """Whole-batch performance statistics of a monitor's runs, newest run first.
+
+    Returns:
+        Rows of ``(run_id, batch_id, statistic, value)``; at most ``limit`` of them.
+    """
+    stats = t.monitor_statistics
+    query = (
+        select(stats.c.run_id, t.monitor_runs.c.batch_id, stats.c.statistic, stats.c.value)
+        .join(t.monitor_runs, t.monitor_runs.c.id == stats.c.run_id)
+        .where(
+            t.monitor_runs.c.monitor_id == monitor_id,
+            stats.c.check_kind == "performance",
+            stats.c.slice == "",
+            stats.c.statistic.in_(statistics),
+        )
+        .order_by(stats.c.run_id.desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(conn.execute(query).all())
 
 
 #: Whole-batch performance statistics read back for the SLO window and the cadence estimate.
@@ -542,3 +641,110 @@ def performance_history(store: TraceStore, monitor_id: int) -> list[dict[str, An
         if by_run.get(int(run.id)):
             entry["run_id"], entry["stats"] = int(run.id), by_run[int(run.id)]
     return list(out.values())
+
+
+@dataclass
+class LatestRuns:
+    """What a scrape needs of every pipeline's latest runs, read in a fixed number of queries
+    whatever the number of pipelines (one query per pipeline costs seconds once the daemon's
+    job threads compete with the scrape for the interpreter).
+
+    Attributes:
+        checks: Monitor id -> its latest check run (id, model_version, finished_at).
+        findings: Check run id -> (check kind, severity) -> findings.
+        drift: Check run id -> (column, statistic, value) of its drift effects and levels.
+        judged: Monitor id -> its latest run with performance statistics (id, batch_id).
+        final: Monitor id -> its latest run whose overall metric is final (id, batch_id).
+        slo_state: Monitor id -> its latest run that judged the SLO window (id, batch_id).
+        agreed: Monitor id -> its latest run with a labeler agreement (id, batch_id).
+        performance: Run id (of the four above) -> (slice, statistic) -> value.
+        versions: (monitor id, batch id) -> model version of the batch's check run.
+    """
+
+    checks: dict[int, Any] = field(default_factory=dict)
+    findings: dict[int, dict[tuple[str, str], int]] = field(default_factory=dict)
+    drift: dict[int, list[tuple[str, str, float | None]]] = field(default_factory=dict)
+    judged: dict[int, Any] = field(default_factory=dict)
+    final: dict[int, Any] = field(default_factory=dict)
+    slo_state: dict[int, Any] = field(default_factory=dict)
+    agreed: dict[int, Any] = field(default_factory=dict)
+    performance: dict[int, dict[tuple[str, str], float | None]] = field(default_factory=dict)
+    versions: dict[tuple[int, str], str | None] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, conn: Connection) -> LatestRuns:
+        runs, stats, findings = t.monitor_runs, t.monitor_statistics, t.monitor_findings
+        out = cls()
+        newest_checks = (
+            select(func.max(runs.c.id)).where(runs.c.kind == "check").group_by(runs.c.monitor_id)
+        )
+        for row in conn.execute(
+            select(runs.c.id, runs.c.monitor_id, runs.c.model_version, runs.c.finished_at).where(
+                runs.c.id.in_(newest_checks)
+            )
+        ):
+            out.checks[int(row.monitor_id)] = row
+        for run_id, kind, severity, n in conn.execute(
+            select(findings.c.run_id, findings.c.check_kind, findings.c.severity, func.count())
+            .where(findings.c.run_id.in_(newest_checks))
+            .group_by(findings.c.run_id, findings.c.check_kind, findings.c.severity)
+        ):
+            out.findings.setdefault(int(run_id), {})[(kind, severity)] = int(n)
+        for run_id, column, statistic, value in conn.execute(
+            select(stats.c.run_id, stats.c.column, stats.c.statistic, stats.c.value)
+            .where(
+                stats.c.run_id.in_(newest_checks),
+                stats.c.check_kind == "drift",
+                stats.c.statistic.in_(("effect", "drift_level")),
+            )
+            .order_by(stats.c.run_id, stats.c.column, stats.c.slice, stats.c.statistic)
+        ):
+            out.drift.setdefault(int(run_id), []).append((column, statistic, value))
+
+        def newest(*where: Any) -> Any:
+            judged = select(stats.c.run_id).where(
+                stats.c.run_id == runs.c.id, stats.c.check_kind == "performance", *where
+            )
+            return select(func.max(runs.c.id)).where(judged.exists()).group_by(runs.c.monitor_id)
+
+        final = (stats.c.slice == "", stats.c.statistic == "final", stats.c.value == 1.0)
+        window = (stats.c.slice == "", stats.c.statistic == "slo_window_batches")
+        agreement = (
+            stats.c.slice == "",
+            stats.c.statistic == "label_agreement",
+            stats.c.value.is_not(None),
+        )
+        targets = (
+            (out.judged, newest()),
+            (out.final, newest(*final)),
+            (out.slo_state, newest(*window)),
+            (out.agreed, newest(*agreement)),
+        )
+        for target, ids in targets:
+            for run in conn.execute(
+                select(runs.c.id, runs.c.monitor_id, runs.c.batch_id).where(runs.c.id.in_(ids))
+            ):
+                target[int(run.monitor_id)] = run
+        picked = [r for target, _ in targets for r in target.values()]
+        wanted = [r.id for r in picked]
+        batches = {r.batch_id for r in picked}
+        for chunk in _chunks(sorted(set(wanted))):
+            for run_id, slice_, statistic, value in conn.execute(
+                select(stats.c.run_id, stats.c.slice, stats.c.statistic, stats.c.value).where(
+                    stats.c.run_id.in_(chunk), stats.c.check_kind == "performance"
+                )
+            ):
+                out.performance.setdefault(int(run_id), {})[(slice_, statistic)] = value
+        for chunk in _chunks(sorted(batches)):
+            for checked in conn.execute(
+                select(runs.c.monitor_id, runs.c.batch_id, runs.c.model_version)
+                .where(runs.c.kind == "check", runs.c.batch_id.in_(chunk))
+                .order_by(runs.c.id)
+            ):
+                out.versions[(int(checked.monitor_id), checked.batch_id)] = checked.model_version
+        return out
+
+
+def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]

@@ -14,15 +14,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mileage.monitors._findings import BatchReport
-from mileage.monitors.alerts import AlertPolicy, CycleReport
-from mileage.monitors.routing import DeliveryOutcome, Dispatcher, load_routers
-from mileage.monitors.suggest import (
+from mileage.monitors.alerts._policy import AlertPolicy, CycleReport
+from mileage.monitors.alerts._routing import DeliveryOutcome, Dispatcher, load_routers
+from mileage.monitors.alerts._suggest import (
     SuggestionEngine,
     SuggestReport,
     WarmStartProvider,
     metalearner_warm_starts,
 )
+from mileage.monitors.checks._findings import BatchReport
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore, utcnow
 
@@ -76,7 +76,7 @@ def respond(
         pipeline: Monitor name.
         settings: Routers, retries, webhook.
         home: Where remedies write (default ``settings.home``).
-        routers: Router objects (default: :func:`~mileage.monitors.routing.load_routers`).
+        routers: Router objects (default: :func:`~mileage.monitors.alerts._routing.load_routers`).
         warm_start: Warm-start provider for retrain suggestions.
         clock: Current time.
         sleep: Pause between delivery attempts.
@@ -104,9 +104,9 @@ def respond(
     )
     deliveries = dispatcher.retry_pending(pipeline)
     deliveries += dispatcher.route_alerts(sorted({*alerts.touched, *open_ids}))
-    for sid in suggestions.updated:
+    for sid in [*suggestions.updated, *alerts.closed_suggestions]:
         if sid not in {d.suggestion_id for d in deliveries}:
-            dispatcher.refresh(sid)
+            dispatcher.refresh(sid)  # closed ones leave the model version's tags
     return RespondReport(pipeline, alerts, suggestions, deliveries)
 
 

@@ -13,19 +13,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mileage.monitors._check import (
-    MonitorConfig,
-    baseline_of,
-    check_batch,
-    judge_performance,
-    reference_with_predictions,
-)
-from mileage.monitors._findings import BatchReport, Finding, Severity
-from mileage.monitors._models import ResolvedModel, resolve_model
 from mileage.monitors._registry import (
+    MAX_READ_TRIES,
     MonitorRecord,
     add_monitor,
     checked_batches,
@@ -33,11 +26,27 @@ from mileage.monitors._registry import (
     get_monitor,
     get_suite,
     performance_history,
+    refuse_passwords,
     save_report,
 )
-from mileage.monitors._slo import apply_slo_state
-from mileage.monitors._sources import FILE_SUFFIXES, BatchSource, is_sql, read_file, read_frame
-from mileage.monitors._suite import SuiteOptions, check_suite, infer_suite
+from mileage.monitors.checks._check import (
+    MonitorConfig,
+    baseline_of,
+    check_batch,
+    judge_performance,
+    reference_with_predictions,
+)
+from mileage.monitors.checks._findings import BatchReport, Finding, Severity
+from mileage.monitors.checks._models import ResolvedModel, resolve_model
+from mileage.monitors.checks._slo import apply_slo_state
+from mileage.monitors.checks._sources import (
+    FILE_SUFFIXES,
+    BatchSource,
+    is_sql,
+    read_file,
+    read_frame,
+)
+from mileage.monitors.checks._suite import SuiteOptions, check_suite, infer_suite
 from mileage.platform.errors import ConfigError, DataError
 from mileage.platform.progress import NullProgress, Progress
 from mileage.platform.store import TraceStore, utcnow
@@ -74,6 +83,7 @@ def create_monitor(
         DataError: The reference cannot be read.
         ModelError: The model cannot be resolved or cannot score the reference.
     """
+    refuse_passwords(config)  # before connecting with it
     reference = read_frame(config.reference_uri, what="reference")
     for column in config.dropped_columns:
         if column not in reference.columns:
@@ -143,6 +153,7 @@ class MonitorRunner:
         self.config = self.record.config
         self.home = home
         self.progress = progress or NullProgress()
+        self._read_errors: dict[str, int] = {}
         suite = get_suite(store, self.record.id)
         self.suite, self.suite_version = check_suite(suite["spec"]), int(suite["version"])
 
@@ -167,6 +178,8 @@ class MonitorRunner:
                 "monitor check'."
             )
         source = BatchSource(config.batches_uri, config.batch_column)
+        if batch_id:
+            source.require(batch_id)  # a typo is the caller's error, not a finding that pages
         done = checked_batches(self.store, self.record.id)
         ids = (
             [batch_id]
@@ -176,6 +189,7 @@ class MonitorRunner:
         pending = [
             b for b, info in done.items() if info["checked"] and not info["final"] and b not in ids
         ]
+        self._read_errors = {b: int(info["read_errors"]) for b, info in done.items()}
         reports: list[BatchReport] = []
         if not ids and not (pending and config.labels_uri):
             return reports
@@ -223,7 +237,15 @@ class MonitorRunner:
         try:
             batch = source.read(batch_id)
         except DataError as exc:
-            report = _unreadable(name, batch_id, exc)
+            tries = self._read_errors.get(batch_id, 0) + 1
+            if tries < MAX_READ_TRIES:
+                note = f" (try {tries} of {MAX_READ_TRIES}: later runs read it again)"
+            else:
+                note = (
+                    f" (unreadable {tries} times: no longer retried; fix the file and run "
+                    f"'mileage monitor run {shlex.quote(name)} --batch {shlex.quote(batch_id)}')"
+                )
+            report = _unreadable(name, batch_id, DataError(f"{exc}{note}"))
             report.model_version = model.version if model else None
             save_report(
                 self.store,
@@ -333,6 +355,7 @@ def check_once(
     labels_uri: str | None = None,
     suite: dict[str, Any] | None = None,
     as_of: Any = None,
+    progress: Progress | None = None,
 ) -> tuple[BatchReport, dict[str, Any]]:
     """Check one batch file against a reference, with no registry (CI, notebooks).
 
@@ -343,6 +366,7 @@ def check_once(
         labels_uri: Labels to join, if any.
         suite: A suite to use instead of inferring one from the reference.
         as_of: Only labels that arrived by then count.
+        progress: Told of each step (reading, scoring, checking), which can take seconds.
 
     Returns:
         The report and the suite used.
@@ -355,18 +379,25 @@ def check_once(
     config = dataclasses.replace(
         config, reference_uri=reference_uri, batches_uri=batch_uri, labels_uri=labels_uri
     )
+    steps = progress or NullProgress()
+    steps.start("reading the reference")
     reference = read_frame(reference_uri, what="reference")
     if suite is None:
+        steps.start("inferring the suite from the reference")
         suite = infer_suite(reference, id_column=config.id_column, exclude=config.excluded)
     check_suite(suite)
     batch_id = Path(batch_uri).name if not is_sql(batch_uri) else batch_uri.rpartition("#")[2]
+    steps.start(f"reading batch {batch_id}")
     try:
         batch = read_frame(batch_uri, what="batch")
     except DataError as exc:
+        steps.finish()
         return _unreadable(None, batch_id, exc), suite
+    steps.start("loading the model and scoring the reference")
     model = _model(config)
     reference = reference_with_predictions(reference, suite, config, model)
     labels = read_labels(labels_uri) if labels_uri else None
+    steps.start(f"checking batch {batch_id}")
     report, _ = check_batch(
         batch,
         reference=reference,
@@ -377,6 +408,7 @@ def check_once(
         labels=labels,
         as_of=as_of,
     )
+    steps.finish()
     if labels is not None:
         apply_slo_state(report, [], config.performance_options())  # the window is this batch
     return report, suite

@@ -1,4 +1,8 @@
-"""The core: settings, errors, the trace store, metrics and the entry points (CLI, daemon)."""
+"""The core: settings, errors, the trace store, the metrics registry and the vocabulary.
+
+It imports no other subpackage of ``mileage``; the entry points live in :mod:`mileage.cli`
+and :mod:`mileage.daemon`.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,11 @@ from mileage.platform.errors import (
     ConfigError,
     DataError,
     MileageError,
+    NotFoundError,
     SourceUnavailableError,
     StoreError,
 )
+from mileage.platform.records import Record
 from mileage.platform.settings import Settings
 
 __all__ = [
@@ -17,6 +23,8 @@ __all__ = [
     "ConfigError",
     "DataError",
     "MileageError",
+    "NotFoundError",
+    "Record",
     "Settings",
     "SourceUnavailableError",
     "StoreError",

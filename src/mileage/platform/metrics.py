@@ -4,6 +4,9 @@ scrape time.
 Names follow Prometheus conventions: prefix ``mileage_``, base units (``_seconds``,
 ``_ratio``), ``_total`` for counters. Labels stay low-cardinality: job kinds, pipelines,
 sources, check kinds, never run or row ids; per-feature labels are capped to the top k.
+A scheduled job is labelled ``mileage_job``, never ``job``: Prometheus sets ``job`` to the
+scrape target's name, and a clash would rename ours to ``exported_job`` and break every rule
+that matches on it.
 
 Every registry is explicit (tests build a fresh one); nothing registers on import.
 """
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
     from mileage.platform.store import TraceStore
 
 log = logging.getLogger(__name__)
+
+#: The label naming a scheduled job (``monitor:churn``); ``job`` belongs to Prometheus.
+JOB_LABEL = "mileage_job"
 
 DURATION_BUCKETS = (0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600)
 
@@ -49,11 +55,11 @@ class MileageMetrics:
         self.job_runs = Counter(
             "mileage_job_runs",
             "Scheduled job runs by outcome.",
-            ["job", "status"],
+            [JOB_LABEL, "status"],
             registry=registry,
         )
         self.job_retries = Counter(
-            "mileage_job_retries", "Retries of failed job attempts.", ["job"], registry=registry
+            "mileage_job_retries", "Retries of failed job attempts.", [JOB_LABEL], registry=registry
         )
         # by job kind, not per job: ten buckets per job would be most of a scrape at 500 monitors
         self.job_duration = Histogram(
@@ -66,23 +72,17 @@ class MileageMetrics:
         self.job_last_duration = Gauge(
             "mileage_job_last_duration_seconds",
             "Wall time of each job's latest run.",
-            ["job"],
-            registry=registry,
-        )
-        self.job_last_success = Gauge(
-            "mileage_job_last_success_timestamp_seconds",
-            "Unix time of the last successful run of each job (dead-man's switch).",
-            ["job"],
+            [JOB_LABEL],
             registry=registry,
         )
         self.job_interval = Gauge(
             "mileage_job_interval_seconds",
             "Configured cadence of each scheduled job (for dead-man's-switch alerts).",
-            ["job"],
+            [JOB_LABEL],
             registry=registry,
         )
         self.job_running = Gauge(
-            "mileage_job_running", "Jobs running now.", ["job"], registry=registry
+            "mileage_job_running", "Jobs running now.", [JOB_LABEL], registry=registry
         )
         self.rows_ingested = Counter(
             "mileage_collector_runs_ingested",
@@ -179,11 +179,23 @@ class CollectorsSource:
             "1 when the most recent collection pass of a source failed.",
             labels=["kind", "source"],
         )
+        held = GaugeMetricFamily(
+            "mileage_quarantined_records",
+            "Records a collector set aside instead of ingesting (see 'mileage status').",
+            labels=["kind", "source", "record_kind"],
+        )
         counts: dict[int, int] = dict(
             conn.execute(
                 select(t.runs.c.source_id, func.count()).group_by(t.runs.c.source_id)
             ).all()
         )
+        quarantined: dict[int, dict[str, int]] = {}
+        for source_id, record_kind, n in conn.execute(
+            select(t.quarantine.c.source_id, t.quarantine.c.kind, func.count()).group_by(
+                t.quarantine.c.source_id, t.quarantine.c.kind
+            )
+        ):
+            quarantined.setdefault(source_id, {})[record_kind] = int(n)
         ok = dict(
             conn.execute(
                 select(t.collector_passes.c.source_id, func.max(t.collector_passes.c.finished_at))
@@ -210,7 +222,9 @@ class CollectorsSource:
                 last_ok.add_metric(labels, stamp)
                 lag.add_metric(labels, max(0.0, now - stamp))
             failed.add_metric(labels, 1.0 if latest.get(src.id) == "failed" else 0.0)
-        return [runs, last_ok, lag, failed]
+            for record_kind, n in sorted(quarantined.get(src.id, {}).items()):
+                held.add_metric([*labels, record_kind], float(n))
+        return [runs, last_ok, lag, failed, held]
 
 
 def source_label(display_name: str) -> str:
@@ -229,6 +243,7 @@ def source_label(display_name: str) -> str:
 
 
 __all__ = [
+    "JOB_LABEL",
     "CollectorRegistry",
     "CollectorsSource",
     "MileageMetrics",

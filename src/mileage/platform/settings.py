@@ -14,9 +14,10 @@ Example:
 from __future__ import annotations
 
 import os
+import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -39,6 +40,25 @@ def _config_file() -> Path:
     return Path(os.environ.get("MILEAGE_CONFIG") or CONFIG_FILE_NAME)
 
 
+#: Settings whose values are never shown in messages (they may hold credentials).
+_SECRET_FIELDS = frozenset({"db_url", "webhook_url"})
+
+
+def _problem(err: Any) -> str:
+    """One validation problem, naming the setting; values of unknown keys (often a typo of
+    a secret setting) and of secret settings are never echoed."""
+    where = ".".join(str(p) for p in err["loc"]) or "settings"
+    if err.get("type") == "extra_forbidden":
+        return f"{where}: unknown setting (its value is not shown; known: {', '.join(_KNOWN)})"
+    if where in _SECRET_FIELDS:
+        return f"{where}: {err['msg']} (value not shown)"
+    return f"{where}: {err['msg']} (got {err.get('input')!r})"
+
+
+#: The runbooks as the repository serves them; set ``MILEAGE_RUNBOOK_URL`` to your own copy.
+DEFAULT_RUNBOOK_URL = "https://github.com/mileage-ml/mileage/blob/main/docs/runbooks.md"
+
+
 class Settings(BaseSettings):
     """Mileage configuration.
 
@@ -47,17 +67,37 @@ class Settings(BaseSettings):
         db_url: SQLAlchemy URL of the trace store; defaults to SQLite in ``home``.
         shared_data: Folder with the public reference data used by tests and benchmarks.
         http_retries: Attempts for each network call before giving up.
-        http_timeout_seconds: Timeout of one network call.
+        http_timeout_seconds: Deadline of one network call, from connecting to the last byte
+            of the answer (a server that trickles bytes fails at the deadline).
+        http_max_response_bytes: Largest answer read from a server; a larger one is refused.
+        max_file_bytes: Largest file read from an ``mlruns/`` folder (params, tags,
+            ``meta.yaml``); a larger one puts its run in quarantine.
+        max_metric_file_bytes: Largest metric history file read from an ``mlruns/`` folder.
         http_concurrency: Concurrent requests to one server (e.g. metric history calls).
         collect_batch_size: Runs written per transaction by collectors.
         plugin_enabled: Whether the MLflow plugin adds tags and checks.
+        log_level: Level of the daemon's log on stderr: DEBUG, INFO, WARNING or ERROR.
         daemon_host: Address the daemon's /metrics and /healthz bind to (loopback by default).
         daemon_port: Port of /metrics and /healthz (0 picks a free one).
         daemon_workers: Jobs the daemon runs at the same time (never two runs of one job).
+        daemon_http_threads: Requests to /metrics and /healthz served at once; further
+            connections wait in the listen queue instead of each pinning a thread.
+        daemon_http_timeout_seconds: Socket timeout of one HTTP connection to the daemon, so
+            an idle or stalled client frees its thread.
+        metrics_refresh_seconds: Longest age of the /metrics snapshot. The exposition is
+            rendered off the request path, after job runs and at least this often; a scrape
+            only copies the latest rendering.
+        log_level: Level of the daemon's log (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``);
+            at ``INFO`` every job run logs one line (job, slot, status, duration).
+        log_format: ``text`` (one readable line per record) or ``json`` (one JSON object per
+            line, for log shippers).
         collect_interval_seconds: How often the daemon collects each known source.
         metalearner_interval_seconds: How often the daemon retrains the meta-learner (only
             when the trace store holds training data and new runs arrived since the last model).
         job_retries: Attempts of a failing job within one scheduled run.
+        job_deadline_seconds: How long one scheduled run may take before it is recorded as
+            ``overran`` and abandoned so the next slot runs (0: the job's own interval, at
+            least 60 s).
         job_backoff_seconds: First pause between attempts; doubles after each failure.
         misfire_grace_seconds: How late a missed run may still start after downtime (runs
             missed during downtime are coalesced into one catch-up run).
@@ -70,6 +110,15 @@ class Settings(BaseSettings):
         route_backoff_seconds: First pause between delivery attempts; doubles after each.
         route_max_attempts: Attempts of one delivery over all cycles before it is marked
             failed (the suggestion stays in the inbox).
+        alertmanager_url: Alertmanager the daemon pushes Mileage's alerts to (API v2) and
+            ``mileage alerts ack`` silences them in; empty: no push, no silences.
+        alertmanager_push_interval_seconds: How often the daemon pushes the open alerts (each
+            push keeps them firing for four intervals; a closed alert is pushed resolved).
+        runbook_url: Absolute URL of the runbooks page; alert annotations link to its
+            sections (``<runbook_url>#slo-burn``).
+        public_url: Base URL people open Mileage links from (an MLflow UI, say); alert
+            notifications link a suggestion as ``<public_url>`` + the model version page when
+            set, and name the CLI command otherwise.
     """
 
     model_config = SettingsConfigDict(
@@ -84,16 +133,24 @@ class Settings(BaseSettings):
     shared_data: Path | None = None
     http_retries: int = Field(default=3, ge=1, le=20)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_max_response_bytes: int = Field(default=256 * 2**20, ge=1024)
+    max_file_bytes: int = Field(default=4 * 2**20, ge=1024)
+    max_metric_file_bytes: int = Field(default=256 * 2**20, ge=1024)
     http_concurrency: int = Field(default=4, ge=1, le=64)
     collect_batch_size: int = Field(default=500, ge=1, le=100_000)
     plugin_enabled: bool = True
-    log_level: str = "WARNING"
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
     daemon_host: str = "127.0.0.1"
     daemon_port: int = Field(default=9464, ge=0, le=65535)
     daemon_workers: int = Field(default=4, ge=1, le=64)
+    daemon_http_threads: int = Field(default=8, ge=1, le=256)
+    daemon_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    metrics_refresh_seconds: float = Field(default=10.0, gt=0)
     collect_interval_seconds: float = Field(default=300.0, gt=0)
     metalearner_interval_seconds: float = Field(default=86400.0, gt=0)
     job_retries: int = Field(default=3, ge=1, le=20)
+    job_deadline_seconds: float = Field(default=0.0, ge=0)
     job_backoff_seconds: float = Field(default=5.0, ge=0)
     misfire_grace_seconds: float = Field(default=3600.0, gt=0)
     monitor_interval_seconds: float = Field(default=86400.0, gt=0)
@@ -102,6 +159,27 @@ class Settings(BaseSettings):
     route_retries: int = Field(default=3, ge=1, le=20)
     route_backoff_seconds: float = Field(default=1.0, ge=0)
     route_max_attempts: int = Field(default=12, ge=1, le=1000)
+    alertmanager_url: str = ""
+    alertmanager_push_interval_seconds: float = Field(default=60.0, gt=0)
+    runbook_url: str = DEFAULT_RUNBOOK_URL
+    public_url: str = ""
+
+    @field_validator("alertmanager_url", "public_url")
+    @classmethod
+    def _check_optional_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL such as http://127.0.0.1:9093, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("runbook_url")
+    @classmethod
+    def _check_runbook_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "must be an absolute http(s) URL (alert links are opened from a pager, far from "
+                f"this repository), got {value!r}"
+            )
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -153,12 +231,13 @@ class Settings(BaseSettings):
         token = _CONFIG_FILE.set(named)
         try:
             return cls(**given)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"configuration file {str(named or CONFIG_FILE_NAME)!r} is not valid TOML "
+                f"({exc}); fix it or move it away."
+            ) from None
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']} "
-                f"(got {err.get('input')!r})"
-                for err in exc.errors()
-            )
+            problems = "; ".join(_problem(err) for err in exc.errors())
             raise ConfigError(
                 f"invalid Mileage settings: {problems}. Fix the argument, the MILEAGE_* "
                 f"environment variable or {named or CONFIG_FILE_NAME}."
@@ -179,3 +258,6 @@ class Settings(BaseSettings):
             return self.shared_data
         root = repo_root or Path.cwd()
         return (root / ".." / "shared" / "data").resolve()
+
+
+_KNOWN = tuple(sorted(Settings.model_fields))

@@ -1,8 +1,10 @@
 """The MLflow run-context provider (entry point ``mlflow.run_context_provider``).
 
-On every ``mlflow.start_run()`` it adds tags describing the code (commit, dirty state, a hash
-of uncommitted changes) and the environment (Python and key package versions), and installs
-the hooks that later tag the training data and pipeline and summarise failures. It fails
+On every ``mlflow.start_run()`` it adds what MLflow does not record itself: whether the working
+tree matched the commit MLflow records (dirty state, a hash of uncommitted changes) and the
+environment (Python and key package versions). It also installs (or re-installs, after MLflow
+autologging re-patched) the hooks that later log the training data as a dataset input, tag the
+pipeline and summarise failures. It fails
 open: an error becomes a warning and the run starts as usual. ``MILEAGE_PLUGIN_ENABLED=0``
 turns it off.
 """

@@ -2,14 +2,19 @@
 
 Inside ``mlflow.models.evaluate(..., evaluators=["mileage"])`` it checks the evaluation data
 against the training reference with the monitors' validation (Great Expectations) and drift
-(Evidently) checks, and the model's predictions for drift too. It logs the counts as metrics
-and the findings as JSON and HTML artefacts, and raises only when asked to.
+(Evidently) checks, and the model's predictions for drift too. It logs the counts as metrics,
+the findings as JSON and a per-column HTML report as artefacts, and raises only when asked to.
+
+The reference defaults to the training data of the run (the evaluated run, or the run that
+logged the model): the data the plugin saw that run train on in this process, or else the run's
+training dataset input, when its source can be loaded (a file or URL). The checks need the
+``monitors`` extra (``pip install 'mileage[monitors]'``); importing the evaluator does not.
 
 Example:
     >>> mlflow.models.evaluate(  # doctest: +SKIP
     ...     model_uri, eval_frame, targets="label", model_type="classifier",
     ...     evaluators=["default", "mileage"],
-    ...     evaluator_config={"mileage": {"reference": train_frame, "block_on": "blocking"}},
+    ...     evaluator_config={"mileage": {"block_on": "blocking"}},
     ... )
 """
 
@@ -24,20 +29,21 @@ from typing import Any
 
 from mlflow.models.evaluation import EvaluationResult, ModelEvaluator
 
-from mileage.platform.errors import ConfigError, MileageError
+from mileage.platform.errors import ConfigError
+from mileage.platform.extras import require
+from mileage.plugin._errors import EvaluationBlockedError
+
+__all__ = ["EvaluationBlockedError", "MileageEvaluator"]
 
 PREDICTION = "prediction"
-
-
-class EvaluationBlockedError(MileageError, RuntimeError):
-    """The evaluation data failed the checks named by ``block_on``."""
 
 
 class MileageEvaluator(ModelEvaluator):
     """Validation and drift checks of evaluation data against the training reference.
 
     ``evaluator_config`` keys:
-        reference: The training data (a pandas DataFrame or a file the monitors can read).
+        reference: The training data (a pandas DataFrame or a file the monitors can read);
+            default: the run's training data (see the module's description).
         block_on: ``"blocking"`` or ``"warning"`` to raise when a finding is that severe;
             default never raises.
         exclude: Columns to leave out of the checks (ids, timestamps).
@@ -64,8 +70,10 @@ class MileageEvaluator(ModelEvaluator):
 
         from mileage.monitors import MonitorConfig, Severity, check_batch, infer_suite
 
+        for module in ("great_expectations", "evidently"):
+            require(module, "the 'mileage' evaluator")
         config = dict(evaluator_config or {})
-        reference = _reference(config.get("reference"))
+        reference = _reference(config.get("reference"), run_id, model)
         block_on = config.get("block_on")
         if block_on not in (None, "blocking", "warning"):
             raise ConfigError(
@@ -120,7 +128,7 @@ class MileageEvaluator(ModelEvaluator):
             "mileage_drifted_columns_ratio": len(drifted) / max(1, len(checked)),
             "mileage_check_seconds": time.perf_counter() - started,
         }
-        artifacts = _log(run_id, metrics, report)
+        artifacts = _log(run_id, metrics, report, _column_view(reference, batch, report))
         worst = report.worst
         if block_on and worst is not None and worst >= Severity[block_on.upper()]:
             lines = [
@@ -141,19 +149,103 @@ def _names(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _reference(value: Any) -> Any:
+def _reference(value: Any, run_id: str, model: Any) -> Any:
     import pandas as pd
 
     from mileage.monitors import read_frame
 
     if value is None:
-        raise ConfigError(
-            "evaluator 'mileage' needs the training reference: pass "
-            "evaluator_config={'mileage': {'reference': train_frame_or_path}}"
-        )
+        return _training_reference(run_id, model)
     if isinstance(value, pd.DataFrame):
         return value.copy()
     return read_frame(str(value), what="reference")
+
+
+def _training_reference(run_id: str, model: Any) -> Any:
+    """The training data of the evaluated run, or of the run that logged the model."""
+    import pandas as pd
+
+    from mileage.plugin._hooks import training_data
+
+    model_run = getattr(getattr(model, "metadata", None), "run_id", None)
+    runs = list(dict.fromkeys(r for r in (run_id, model_run) if r))
+    for run in runs:
+        data = training_data(run)
+        if data is not None:
+            return data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    for run in runs:
+        loaded = _load_training_input(run)
+        if loaded is not None:
+            return loaded
+    raise ConfigError(
+        f"evaluator 'mileage' needs the training reference: run(s) {', '.join(runs) or '-'} have no "
+        "training data this process saw and no training dataset input with a loadable source; "
+        "pass evaluator_config={'mileage': {'reference': train_frame_or_path}}"
+    )
+
+
+def _load_training_input(run_id: str) -> Any:
+    """The run's training dataset input, read from its source when that is a file or URL."""
+    from mlflow import MlflowClient
+    from mlflow.data import get_source
+
+    from mileage.monitors import read_frame
+
+    run = MlflowClient().get_run(run_id)
+    inputs = run.inputs.dataset_inputs if run.inputs else []
+    for item in inputs:
+        context = {t.key: t.value for t in item.tags}.get("mlflow.data.context")
+        if context not in ("train", "training") or item.dataset.source_type == "code":
+            continue
+        try:
+            path = get_source(item).load()
+        except Exception:  # an unloadable source (a table, a code source): try the next
+            continue
+        return read_frame(str(path), what="reference")
+    return None
+
+
+def _column_view(reference: Any, batch: Any, report: Any) -> list[dict[str, Any]]:
+    """Per column: reference against evaluation data (missing share, mean or top value) and
+    the worst finding, the equivalent of a drift report's column table."""
+    import pandas as pd
+
+    worst: dict[str, Any] = {}
+    for f in report.findings:
+        if f.column is not None and (
+            f.column not in worst or f.severity > worst[f.column].severity
+        ):
+            worst[f.column] = f
+    rows = []
+    for column in batch.columns:
+        if column not in reference.columns:
+            continue
+        ref, cur = reference[column], batch[column]
+        row: dict[str, Any] = {
+            "column": str(column),
+            "dtype": str(ref.dtype),
+            "missing_reference": float(ref.isna().mean()) if len(ref) else 0.0,
+            "missing_evaluation": float(cur.isna().mean()) if len(cur) else 0.0,
+        }
+        if pd.api.types.is_numeric_dtype(ref) and pd.api.types.is_numeric_dtype(cur):
+            row["summary_reference"] = f"mean {ref.mean():.4g}, sd {ref.std():.4g}"
+            row["summary_evaluation"] = f"mean {cur.mean():.4g}, sd {cur.std():.4g}"
+        else:
+            top_ref, top_cur = (
+                ref.astype(str).value_counts(normalize=True),
+                cur.astype(str).value_counts(normalize=True),
+            )
+            row["summary_reference"] = (
+                f"top {top_ref.index[0]!r} {top_ref.iloc[0]:.0%}" if len(top_ref) else "-"
+            )
+            row["summary_evaluation"] = (
+                f"top {top_cur.index[0]!r} {top_cur.iloc[0]:.0%}" if len(top_cur) else "-"
+            )
+        finding = worst.get(column)
+        row["worst"] = finding.severity.name.lower() if finding else "ok"
+        row["finding"] = finding.message if finding else ""
+        rows.append(row)
+    return rows
 
 
 def _predict(
@@ -169,7 +261,9 @@ def _predict(
     return ours, theirs
 
 
-def _log(run_id: str, metrics: dict[str, float], report: Any) -> dict[str, Any]:
+def _log(
+    run_id: str, metrics: dict[str, float], report: Any, columns: list[dict[str, Any]]
+) -> dict[str, Any]:
     from mlflow import MlflowClient
     from mlflow.entities import Metric
     from mlflow.models.evaluation.artifacts import JsonEvaluationArtifact
@@ -181,21 +275,71 @@ def _log(run_id: str, metrics: dict[str, float], report: Any) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="mileage-eval-"))
     json_path = folder / "mileage_findings.json"
     json_path.write_text(
-        json.dumps({"batch": report.batch_id, "findings": findings}, indent=2, default=str)
-    )
-    rows = "".join(
-        f"<tr><td>{html.escape(str(f['severity']))}</td><td>{html.escape(str(f['check_kind']))}</td>"
-        f"<td>{html.escape(str(f.get('column') or ''))}</td><td>{html.escape(str(f['message']))}</td></tr>"
-        for f in findings
+        json.dumps(
+            {"batch": report.batch_id, "findings": findings, "columns": columns},
+            indent=2,
+            default=str,
+        )
     )
     html_path = folder / "mileage_findings.html"
-    html_path.write_text(
-        "<html><body><h1>Mileage checks of the evaluation data</h1>"
-        f"<p>{len(findings)} findings</p><table border='1'><tr><th>severity</th><th>check</th>"
-        f"<th>column</th><th>message</th></tr>{rows}</table></body></html>"
-    )
+    html_path.write_text(_html(metrics, findings, columns))
     client.log_artifact(run_id, str(json_path), "mileage")
     client.log_artifact(run_id, str(html_path), "mileage")
     artifact = JsonEvaluationArtifact(uri=f"runs:/{run_id}/mileage/mileage_findings.json")
-    artifact._content = {"findings": findings}
+    artifact._content = {"findings": findings, "columns": columns}
     return {"mileage_findings": artifact}
+
+
+_COLOURS = {"blocking": "#f8d0d0", "warning": "#fbeec2", "info": "#e4eefb", "ok": "#e3f4e1"}
+
+
+def _html(
+    metrics: dict[str, float], findings: list[dict[str, Any]], columns: list[dict[str, Any]]
+) -> str:
+    """A self-contained page: the counts, one row per column, then every finding."""
+
+    def cell(value: Any) -> str:
+        return f"<td>{html.escape(str(value))}</td>"
+
+    column_rows = "".join(
+        f"<tr style='background:{_COLOURS.get(c['worst'], '#fff')}'>"
+        + cell(c["column"])
+        + cell(c["dtype"])
+        + cell(c["summary_reference"])
+        + cell(c["summary_evaluation"])
+        + cell(f"{c['missing_reference']:.1%} / {c['missing_evaluation']:.1%}")
+        + cell(c["worst"])
+        + cell(c["finding"])
+        + "</tr>"
+        for c in columns
+    )
+    finding_rows = "".join(
+        "<tr>"
+        + cell(f["severity"])
+        + cell(f["check_kind"])
+        + cell(f.get("column") or "")
+        + cell(f["message"])
+        + "</tr>"
+        for f in findings
+    )
+    counts = ", ".join(
+        f"{k.removeprefix('mileage_')}: {v:g}"
+        for k, v in metrics.items()
+        if k != "mileage_check_seconds"
+    )
+    style = (
+        "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #bbb;padding:3px 8px;text-align:left;vertical-align:top}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style>"
+        "<title>Mileage checks of the evaluation data</title></head><body>"
+        "<h1>Mileage checks of the evaluation data</h1>"
+        f"<p>{html.escape(counts)}</p>"
+        "<h2>Columns: training reference against evaluation data</h2>"
+        "<table><tr><th>column</th><th>type</th><th>reference</th><th>evaluation</th>"
+        f"<th>missing (ref / eval)</th><th>worst</th><th>finding</th></tr>{column_rows}</table>"
+        f"<h2>Findings ({len(findings)})</h2>"
+        "<table><tr><th>severity</th><th>check</th><th>column</th><th>message</th></tr>"
+        f"{finding_rows}</table></body></html>"
+    )

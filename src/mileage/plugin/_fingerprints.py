@@ -1,4 +1,4 @@
-"""Cheap fingerprints of what a run was made from: code, environment and training data."""
+"""Cheap fingerprints of what a run was made from: code state, environment and training data."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -38,14 +39,16 @@ def _git(*args: str, cwd: Path) -> str | None:
 
 
 def code_tags(cwd: Path | None = None) -> dict[str, str]:
-    """Commit, dirty state, and a hash of uncommitted changes (so a dirty run is still exact)."""
+    """Dirty state and a hash of uncommitted changes, so a dirty run is still exact.
+
+    MLflow records the commit itself (``mlflow.source.git.commit``); what it does not record is
+    whether the working tree matched that commit.
+    """
     cwd = cwd or Path.cwd()
-    commit = _git("rev-parse", "HEAD", cwd=cwd)
-    if commit is None:
+    diff = _git("diff", "HEAD", "--no-color", "--no-ext-diff", cwd=cwd)
+    if diff is None:  # not a git checkout (or git missing): MLflow has no commit either
         return {}
-    tags = {"mileage.code.commit": commit.strip()}
-    diff = _git("diff", "HEAD", "--no-color", "--no-ext-diff", cwd=cwd) or ""
-    tags["mileage.code.dirty"] = "true" if diff else "false"
+    tags = {"mileage.code.dirty": "true" if diff else "false"}
     if diff:
         tags["mileage.code.diff_sha256"] = hashlib.sha256(
             diff.encode("utf-8", "replace")
@@ -71,10 +74,22 @@ def environment_tags() -> dict[str, str]:
     }
 
 
-def data_tags(data: Any) -> dict[str, str]:
+@dataclass(frozen=True)
+class DataFingerprint:
+    """What identifies a training set: a digest of its schema and of a sample of its content."""
+
+    digest: str
+    schema_sha256: str
+    rows: int
+    columns: int
+
+
+def data_fingerprint(data: Any) -> DataFingerprint | None:
     """Schema and a content hash of a sample (at most 10,000 evenly spread rows) of ``data``.
 
-    Works for pandas DataFrames and NumPy arrays; anything else gets no data tags.
+    Works for pandas DataFrames and Series and NumPy arrays; anything else (a file path, a
+    sparse matrix) has no fingerprint. The digest (33 characters) is what the plugin logs as
+    the MLflow dataset input's digest, so a collector reading the run's inputs gets it back.
     """
     import numpy as np
 
@@ -97,13 +112,8 @@ def data_tags(data: Any) -> dict[str, str]:
         content = np.ascontiguousarray(arr[::step]).tobytes() if arr.ndim else arr.tobytes()
         n_cols = int(np.prod(arr.shape[1:])) if arr.ndim > 1 else 1
     else:
-        return {}
+        return None
     schema_json = json.dumps(schema, separators=(",", ":"))
     schema_hash = hashlib.sha256(schema_json.encode()).hexdigest()[:16]
     content_hash = hashlib.sha256(content + str(n_rows).encode()).hexdigest()[:16]
-    return {
-        "mileage.data.fingerprint": f"{schema_hash}-{content_hash}",
-        "mileage.data.schema_sha256": schema_hash,
-        "mileage.data.rows": str(n_rows),
-        "mileage.data.columns": str(n_cols),
-    }
+    return DataFingerprint(f"{schema_hash}-{content_hash}", schema_hash, n_rows, n_cols)

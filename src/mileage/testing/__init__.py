@@ -7,6 +7,22 @@ run the same conformance checks against real servers.
 from __future__ import annotations
 
 from mileage.testing.data import require_shared_data, shared_data_dir
-from mileage.testing.servers import MlflowServer, PostgresServer, free_port
+from mileage.testing.servers import (
+    AlertmanagerServer,
+    MlflowServer,
+    PostgresServer,
+    PrometheusServer,
+    WebhookReceiver,
+    free_port,
+)
 
-__all__ = ["MlflowServer", "PostgresServer", "free_port", "require_shared_data", "shared_data_dir"]
+__all__ = [
+    "AlertmanagerServer",
+    "MlflowServer",
+    "PostgresServer",
+    "PrometheusServer",
+    "WebhookReceiver",
+    "free_port",
+    "require_shared_data",
+    "shared_data_dir",
+]

@@ -9,7 +9,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 HOW_TO_GET = (
     "set MILEAGE_SHARED_DATA to the folder holding the reference data, or place it at "
-    "../shared/data beside the repository (see the README's 'Reference data' section)"
+    "../shared/data beside the repository (see 'Reference data' in docs/tutorial.md)"
 )
 
 

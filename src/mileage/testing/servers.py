@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 POSTGRES_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) were not found; install them with "
@@ -261,6 +262,8 @@ class PrometheusServer:
     Args:
         targets: ``host:port`` of exporters to scrape (job ``mileage``).
         rule_files: Rule files to load.
+        config: A whole configuration to run instead (the shipped ``prometheus.yml`` with
+            its addresses rewritten, say); ``targets`` and ``rule_files`` are then ignored.
     """
 
     def __init__(
@@ -269,6 +272,7 @@ class PrometheusServer:
         rule_files: list[Path] | None = None,
         *,
         scrape_seconds: float = 1.0,
+        config: dict[str, Any] | None = None,
     ) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
@@ -279,7 +283,7 @@ class PrometheusServer:
         self.root = Path(tempfile.mkdtemp(prefix="mileage-prom-"))
         import yaml
 
-        config = {
+        config = config or {
             "global": {
                 "scrape_interval": f"{round(scrape_seconds * 1000)}ms",
                 "evaluation_interval": f"{round(scrape_seconds * 1000)}ms",
@@ -291,7 +295,9 @@ class PrometheusServer:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> PrometheusServer:
-        self._proc = subprocess.Popen(
+        _start_and_wait(
+            self,
+            "prometheus",
             [
                 self.binary,
                 f"--config.file={self.root / 'prometheus.yml'}",
@@ -299,22 +305,8 @@ class PrometheusServer:
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.root / "log").open("wb"),
-            start_new_session=True,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {(self.root / 'log').read_text()[-1500:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("prometheus did not become ready within 60 s")
+        return self
 
     def query(self, expr: str) -> list[dict[str, object]]:
         """Run an instant query; returns the result vector (raises on a query error)."""
@@ -348,3 +340,166 @@ class PrometheusServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+ALERTMANAGER_HINT = (
+    "the Alertmanager binary was not found; install it with 'apt-get install -y "
+    "--no-install-recommends prometheus-alertmanager' (what 'make test' does)"
+)
+
+
+class AlertmanagerServer:
+    """A real Alertmanager on a free loopback port, with clustering off.
+
+    Args:
+        config: The configuration (a mapping written as YAML), e.g. the shipped
+            ``dashboards/alertmanager/alertmanager.yml`` with its receivers pointed at a
+            :class:`WebhookReceiver`.
+    """
+
+    def __init__(self, config: dict[str, object]) -> None:
+        binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+        if binary is None:
+            raise RuntimeError(ALERTMANAGER_HINT)
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.root = Path(tempfile.mkdtemp(prefix="mileage-am-"))
+        import yaml
+
+        (self.root / "alertmanager.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> AlertmanagerServer:
+        _start_and_wait(
+            self,
+            "alertmanager",
+            [
+                self.binary,
+                f"--config.file={self.root / 'alertmanager.yml'}",
+                f"--storage.path={self.root / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",  # one instance: no gossip port
+                "--log.level=warn",
+            ],
+        )
+        return self
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """``GET /api/v2/alerts``: the alerts it holds now (active, silenced, inhibited)."""
+        import json
+
+        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=10) as resp:
+            return list(json.loads(resp.read()))
+
+    def silences(self) -> list[dict[str, Any]]:
+        """``GET /api/v2/silences``."""
+        import json
+
+        with urllib.request.urlopen(f"{self.url}/api/v2/silences", timeout=10) as resp:
+            return list(json.loads(resp.read()))
+
+    def stop(self) -> None:
+        stop_process_group(self._proc)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> AlertmanagerServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _start_and_wait(
+    server: PrometheusServer | AlertmanagerServer, name: str, argv: list[str]
+) -> None:
+    """Start one of the Prometheus project's servers in its own process group and wait until
+    its ``/-/ready`` answers (the log says why when it exits first)."""
+    server._proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=(server.root / "log").open("wb"),
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server._proc.poll() is not None:
+            raise RuntimeError(f"{name} exited: {(server.root / 'log').read_text()[-1500:]}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{name} did not become ready within 60 s")
+
+
+class WebhookReceiver:
+    """An HTTP server on a free loopback port that records every JSON POST it receives (what
+    reaches people), by path: ``/page``, ``/ticket``, a pipeline's webhook.
+
+    Args:
+        status: HTTP status to answer (``500`` to play a broken receiver).
+        delay: Seconds to wait before answering (to play a receiver that times out).
+    """
+
+    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
+        import http.server
+        import threading
+
+        self.status = status
+        self.delay = delay
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                import json
+
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {"raw": raw.decode(errors="replace")}
+                with receiver._lock:
+                    receiver.received.append((self.path, body))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return  # quiet: tests read .received
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def on(self, path: str) -> list[dict[str, Any]]:
+        """The bodies received on ``path``, oldest first."""
+        with self._lock:
+            return [body for p, body in self.received if p == path]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -36,7 +36,7 @@ def test_a_killed_import_leaves_all_or_nothing(tmp_path: Path) -> None:
     db = tmp_path / "killed.db"
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "mileage.platform.cli", "--db-url", f"sqlite:///{db}"),
+            *(sys.executable, "-m", "mileage.cli", "--db-url", f"sqlite:///{db}"),
             *("collect", "metadata", "--source", "tabrepo-lightgbm", "--path", str(folder)),
         ],
         stdout=subprocess.DEVNULL,

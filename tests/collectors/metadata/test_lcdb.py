@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import select
 
 from mileage.collectors.metadata import MetadataReport
@@ -17,6 +18,7 @@ SOURCE = "lcdb"
 FOLDER = "lcdb"
 
 
+@pytest.mark.slow  # imports the whole published table
 def test_curves_of_20_learners_on_248_datasets(imported: tuple[TraceStore, MetadataReport]) -> None:
     store, report = imported
     assert (report.tasks, report.configurations, report.runs_seen) == (248, 20, 4367)

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from mileage.collectors.metadata import MetadataReport, import_metadata
@@ -22,6 +23,7 @@ def source_path(_: str = SOURCE) -> Path:
     return require_shared_data(FOLDER)
 
 
+@pytest.mark.slow  # imports the whole table on both backends
 def test_import_stores_93_tasks_104_configurations_and_9672_scored_runs(
     any_store: TraceStore,
 ) -> None:
@@ -37,6 +39,7 @@ def test_import_stores_93_tasks_104_configurations_and_9672_scored_runs(
     assert dump_store(any_store) == before
 
 
+@pytest.mark.slow  # imports the whole table on both backends
 def test_scores_follow_the_vocabulary(imported: tuple[TraceStore, MetadataReport]) -> None:
     store, _ = imported
     with (source_path(SOURCE) / "lightgbm_results_ranked_by_dataset_valid.csv").open() as fh:
@@ -67,6 +70,7 @@ def test_scores_follow_the_vocabulary(imported: tuple[TraceStore, MetadataReport
         assert fit == float(row["time_train_s"])
 
 
+@pytest.mark.slow  # imports the whole table on both backends
 def test_configurations_use_lightgbm_names_and_keep_the_default(
     imported: tuple[TraceStore, MetadataReport],
 ) -> None:

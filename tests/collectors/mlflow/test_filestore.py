@@ -103,10 +103,12 @@ def test_damaged_store_is_collected_with_warnings(sqlite_store: TraceStore, dama
         "RUNNING after 7 days",
         "without an end time",
         "deleted run",
-        "unreadable meta.yaml",
+        "run quarantined (skipped; see 'mileage status'): meta.yaml",
+        "experiment under .trash whose meta.yaml says it is active",
     ):
         assert expected in text, expected
-    assert report.runs_written == 105  # the run with the broken meta.yaml is reported, not stored
+    assert report.runs_written == 105  # the run with the broken meta.yaml is quarantined
+    assert report.quarantined == 1
     with sqlite_store.connect() as conn:
         lifecycle = dict(
             conn.execute(
@@ -126,7 +128,10 @@ def test_damaged_store_is_collected_with_warnings(sqlite_store: TraceStore, dama
         old = conn.execute(
             select(t.metric_histories).where(t.metric_histories.c.key == "old_style")
         ).one()
-    assert "deleted" in lifecycle and trashed == "deleted"
+        quarantined = conn.execute(select(t.quarantine.c.kind, t.quarantine.c.field)).all()
+    # MLflow reports the stage its meta.yaml names, wherever the folder lies; so do we.
+    assert "deleted" in lifecycle and trashed == "active"
+    assert quarantined == [("run", "meta.yaml")]
     assert "adam\ufffd\ufffd" in params
     assert (old.n_points, old.last_step, old.last_value) == (1, 0, 0.5)
     with sqlite_store.connect() as conn:

@@ -45,7 +45,7 @@ def _start(db: Path, source: Path) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "mileage.platform.cli",
+            "mileage.cli",
             "--db-url",
             f"sqlite:///{db}",
             "collect",

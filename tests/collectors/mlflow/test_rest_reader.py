@@ -29,6 +29,7 @@ def served(
         yield server, db
 
 
+@pytest.mark.slow  # an MLflow tracking server
 def test_rest_and_direct_readers_yield_identical_rows(
     served: tuple[MlflowServer, Path], tmp_path: Path
 ) -> None:
@@ -44,6 +45,7 @@ def test_rest_and_direct_readers_yield_identical_rows(
         assert a[table] == b[table], table
 
 
+@pytest.mark.slow  # an MLflow tracking server
 def test_second_rest_pass_reads_only_past_the_watermark(
     served: tuple[MlflowServer, Path], sqlite_store: TraceStore
 ) -> None:
@@ -72,6 +74,7 @@ def test_unreachable_server_fails_clearly_and_quickly(sqlite_store: TraceStore) 
     assert status["collector_passes"] == 1 and status["runs"] == 0
 
 
+@pytest.mark.slow  # an MLflow tracking server
 def test_legacy_file_store_through_a_server_matches_the_direct_reader(
     agnias47: Path, tmp_path: Path
 ) -> None:

@@ -189,7 +189,7 @@ def test_a_server_that_never_answers_times_out(
 ) -> None:
     openml_server.fail(r"^data/2$", "timeout", "timeout", "timeout")
     started = time.perf_counter()
-    with pytest.raises(SourceUnavailableError, match=r"dataset 2: .*no answer within 1s"):
+    with pytest.raises(SourceUnavailableError, match=r"dataset 2: .*no complete answer within 1s"):
         _collector(openml_server, Selection(datasets=(2,)), settings=fast_settings).collect(
             sqlite_store
         )

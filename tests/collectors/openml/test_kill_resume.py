@@ -38,7 +38,7 @@ def _count(db: Path, sql: str) -> int:
 def _cli(db: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MILEAGE_HTTP_TIMEOUT_SECONDS": "120", "MILEAGE_HTTP_RETRIES": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "mileage.platform.cli", "--db-url", f"sqlite:///{db}", *args],
+        [sys.executable, "-m", "mileage.cli", "--db-url", f"sqlite:///{db}", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,

@@ -57,7 +57,13 @@ def reference() -> list[tuple[str, float]]:
     return [_digest(run(FAIR.workflow(c), data, cache=False, store=False)) for c in _configs()]
 
 
-@pytest.mark.parametrize(("policy", "budget"), [("ours", 3_000_000), ("everything", None)])
+@pytest.mark.parametrize(
+    ("policy", "budget"),
+    [
+        ("ours", 3_000_000),
+        pytest.param("everything", None, marks=pytest.mark.slow),  # the same path, unbudgeted
+    ],
+)
 def test_outputs_through_the_cache_equal_a_full_recompute(
     tmp_path: Path,
     sqlite_store: TraceStore,
@@ -114,6 +120,7 @@ def test_recompute_when_loading_is_slower(tmp_path: Path) -> None:
     assert actions["select"] == "computed" and actions["pre"] == "loaded"
 
 
+@pytest.mark.slow  # real worker processes, each running a chain
 def test_concurrent_runs_in_real_processes_share_one_cache(
     tmp_path: Path, reference: list[tuple[str, float]]
 ) -> None:
@@ -180,6 +187,7 @@ def test_iterations_are_recorded_in_the_store(sqlite_store: TraceStore, tmp_path
     assert second.metrics["score"] == pytest.approx(np.float64(second.outputs["model"]["score"]))
 
 
+@pytest.mark.slow  # runs logged to MLflow, then collected
 def test_runs_logged_to_mlflow_are_collected_as_pipelines(tmp_path: Path) -> None:
     from mileage.collectors.mlflow import MlflowCollector
     from mileage.metalearner.nextstep import load_chains

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import insert, select
+from sqlalchemy.pool import QueuePool
 
 from mileage.collectors.mlflow import MlflowCollector
 from mileage.platform.errors import ConfigError, StoreError
@@ -158,6 +159,23 @@ def test_backends_store_identical_rows(tmp_path: Path, postgres: object, agnias4
         dumps.append(dump_store(store))
         store.close()
     assert dumps[0] == dumps[1]
+
+
+def test_a_with_block_closes_the_store_also_on_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with TraceStore.open(url) as store:
+        assert store.counts()["runs"] == 0
+        pool = store.engine.pool
+        assert isinstance(pool, QueuePool)
+        assert pool.checkedin() == 1
+    assert pool.checkedin() == 0
+    assert store.engine.pool is not pool  # disposed: the engine holds a fresh pool
+
+    with pytest.raises(RuntimeError, match="boom"), TraceStore.open(url) as store:
+        pool = store.engine.pool
+        store.counts()
+        raise RuntimeError("boom")
+    assert store.engine.pool is not pool
 
 
 def test_bad_urls_give_clear_errors(tmp_path: Path) -> None:

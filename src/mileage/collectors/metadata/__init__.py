@@ -16,6 +16,8 @@ from mileage.collectors.metadata._base import (
     PortfolioSpec,
     RunSpec,
     TaskSpec,
+    check_complete_csv,
+    read_csv_rows,
 )
 from mileage.collectors.metadata._import import (
     SOURCES,
@@ -36,7 +38,9 @@ __all__ = [
     "PortfolioSpec",
     "RunSpec",
     "TaskSpec",
+    "check_complete_csv",
     "download",
     "get_source",
     "import_metadata",
+    "read_csv_rows",
 ]

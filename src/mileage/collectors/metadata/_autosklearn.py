@@ -19,7 +19,6 @@ two thirds of OpenML's ``NumberOfInstances``; a dataset's profile says so.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
@@ -33,6 +32,7 @@ from mileage.collectors.metadata._base import (
     PortfolioSpec,
     RunSpec,
     TaskSpec,
+    read_csv_rows,
 )
 from mileage.platform.errors import ConfigError, DataError
 from mileage.platform.vocabulary import (
@@ -197,17 +197,16 @@ class AutoSklearn:
 
     def _configurations(self, folder: Path, configs: dict[str, ConfigSpec]) -> dict[str, str]:
         local = {}
-        with (folder / "configurations.csv").open(newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                idx = row.pop("idx", None)
-                if idx is None:
-                    raise DataError(f"{folder / 'configurations.csv'}: no idx column")
-                params = {k: _value(v) for k, v in row.items() if k and v not in ("", None)}
-                ext = f"{folder.name}/{idx}"
-                configs[ext] = ConfigSpec(
-                    external_id=ext, name=ext, learner=_learner(params), params=params
-                )
-                local[idx] = ext
+        for row in read_csv_rows(folder / "configurations.csv"):
+            idx = row.pop("idx", None)
+            if idx is None:
+                raise DataError(f"{folder / 'configurations.csv'}: no idx column")
+            params = {k: _value(v) for k, v in row.items() if k and v not in ("", None)}
+            ext = f"{folder.name}/{idx}"
+            configs[ext] = ConfigSpec(
+                external_id=ext, name=ext, learner=_learner(params), params=params
+            )
+            local[idx] = ext
         return local
 
     def _runs(

@@ -11,17 +11,20 @@ source's identity is its name, not its path.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert
 
-from mileage.collectors._base import CollectReport, WarningLog
+from mileage.collectors._base import CollectReport, WarningLog, ids_of
 from mileage.platform.configurations import store_configurations
+from mileage.platform.errors import DataError, PartialFileError
 from mileage.platform.fingerprint import fingerprint
 from mileage.platform.store import pack_history, upsert
 from mileage.platform.store import schema as t
@@ -156,6 +159,67 @@ class MetadataReport(CollectReport):
     unchanged: bool = False
 
 
+_REFETCH = "Copy or download the file again; it looks cut off (an interrupted copy or download)."
+
+
+def check_complete_csv(path: Path) -> None:
+    """Refuse a CSV file whose last line is cut short (the file must end with a newline).
+
+    Every published table ends its last row with a newline; a file that does not was cut
+    off, and its last row would be stored with truncated values.
+
+    Raises:
+        PartialFileError: The file does not end with a newline.
+    """
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        if fh.tell() == 0:
+            return
+        fh.seek(-1, 2)
+        last = fh.read(1)
+    if last not in (b"\n", b"\r"):
+        raise PartialFileError(
+            str(path), "its last line", "is cut short (no newline at the end)", _REFETCH
+        )
+
+
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a complete CSV file, as dicts keyed by the header.
+
+    Refused as a whole (nothing is read) when the last line is cut short or a row has more or
+    fewer fields than the header: stored values are never overwritten from a partial row.
+
+    Raises:
+        PartialFileError: The file is cut short, or a row has the wrong number of fields.
+        DataError: The file is not UTF-8 text.
+    """
+    check_complete_csv(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{str(path)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8 and import "
+            "again."
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        return []
+    rows = []
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise PartialFileError(
+                str(path),
+                f"line {reader.line_num}",
+                f"has {len(row)} fields, the header has {len(header)}",
+                _REFETCH,
+            )
+        rows.append(dict(zip(header, row, strict=True)))
+    return rows
+
+
 def digest_files(paths: Iterable[Path]) -> str:
     """SHA-256 over the files' names and contents, in name order."""
     h = hashlib.sha256()
@@ -165,21 +229,6 @@ def digest_files(paths: Iterable[Path]) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
-
-
-def _ids(
-    conn: Connection, table: Any, source_id: int, external_ids: Iterable[str]
-) -> dict[str, int]:
-    wanted = sorted(set(external_ids))
-    out: dict[str, int] = {}
-    for i in range(0, len(wanted), _CHUNK):
-        for ext, rid in conn.execute(
-            select(table.c.external_id, table.c.id).where(
-                table.c.source_id == source_id, table.c.external_id.in_(wanted[i : i + _CHUNK])
-            )
-        ):
-            out[ext] = int(rid)
-    return out
 
 
 def write_batch(
@@ -204,7 +253,7 @@ def write_batch(
         ],
         keys=("source_id", "external_id"),
     )
-    dataset_ids = _ids(conn, t.datasets, source_id, (d.external_id for d in batch.datasets))
+    dataset_ids = ids_of(conn, t.datasets, source_id, (d.external_id for d in batch.datasets))
     upsert(
         conn,
         t.tasks,
@@ -224,7 +273,7 @@ def write_batch(
         ],
         keys=("source_id", "external_id"),
     )
-    task_ids = _ids(conn, t.tasks, source_id, (k.external_id for k in batch.tasks))
+    task_ids = ids_of(conn, t.tasks, source_id, (k.external_id for k in batch.tasks))
     config_ids = dict(
         zip(
             (c.external_id for c in batch.configurations),
@@ -311,7 +360,7 @@ def _write_runs(
                 }
             )
         upsert(conn, t.runs, rows, keys=("source_id", "external_id"))
-        ids = _ids(conn, t.runs, source_id, (r.external_id for r in chunk))
+        ids = ids_of(conn, t.runs, source_id, (r.external_id for r in chunk))
         run_ids = [ids[r.external_id] for r in chunk]
         for table in (t.params, t.tags, t.metric_histories, t.run_datasets):
             for j in range(0, len(run_ids), _CHUNK):
@@ -367,6 +416,8 @@ __all__ = [
     "PortfolioSpec",
     "RunSpec",
     "TaskSpec",
+    "check_complete_csv",
     "digest_files",
+    "read_csv_rows",
     "write_batch",
 ]

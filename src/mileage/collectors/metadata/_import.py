@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from mileage.collectors._base import finish_pass, start_pass
+from mileage.collectors._base import WarningLog, collection_pass, store_quarantine
 from mileage.collectors.metadata._autosklearn import AutoSklearn
 from mileage.collectors.metadata._base import (
     KIND,
@@ -25,7 +25,7 @@ from mileage.collectors.metadata._base import (
 from mileage.collectors.metadata._flaml import FlamlZeroShot
 from mileage.collectors.metadata._lcdb import Lcdb
 from mileage.collectors.metadata._tabrepo import TabRepoLightGBM
-from mileage.platform.errors import ConfigError, SourceUnavailableError
+from mileage.platform.errors import ConfigError, PartialFileError, SourceUnavailableError
 from mileage.platform.progress import NullProgress, Progress
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
@@ -172,57 +172,69 @@ def import_metadata(
     digest = digest_files(source.files(root))
     source_id = store.ensure_source(KIND, name, display_name=f"{name} ({root})")
     report = MetadataReport(source=name, reader="files", path=str(root))
-    pass_id = start_pass(store, source_id)
+    # The batch brings its own warnings, so the pass leaves report.warnings as set here.
     try:
-        with store.connect() as conn:
-            cursor = TraceStore.read_cursor(conn, source_id)
-        if cursor.get("digest") == digest and not full:
-            report.unchanged = True
-            for key, value in (cursor.get("counts") or {}).items():
-                setattr(report, key, value)
-            report.runs_unchanged = report.runs_seen
-            report.runs_written = 0
-        else:
-            progress.start(f"reading {name} from {root}", total=1)
-            batch = source.read(root)
-            progress.advance()
-            progress.finish()
-            progress.start(f"storing {name}", total=1)
-            with store.begin() as conn:
-                write_batch(conn, source_id, batch, report)
-                report.runs_written = len(batch.runs)
-                counts = {
-                    k: getattr(report, k)
-                    for k in (
-                        "tasks",
-                        "datasets",
-                        "configurations",
-                        "distinct_configurations",
-                        "scored_runs",
-                        "portfolio_members",
-                        "runs_seen",
-                        "experiments",
+        with collection_pass(store, source_id, report, started=started):
+            with store.connect() as conn:
+                cursor = TraceStore.read_cursor(conn, source_id)
+            if cursor.get("digest") == digest and not full:
+                report.unchanged = True
+                for key, value in (cursor.get("counts") or {}).items():
+                    setattr(report, key, value)
+                report.runs_unchanged = report.runs_seen
+                report.runs_written = 0
+            else:
+                progress.start(f"reading {name} from {root}", total=1)
+                batch = source.read(root)
+                progress.advance()
+                progress.finish()
+                progress.start(f"storing {name}", total=1)
+                with store.begin() as conn:
+                    write_batch(conn, source_id, batch, report)
+                    report.runs_written = len(batch.runs)
+                    counts = {
+                        k: getattr(report, k)
+                        for k in (
+                            "tasks",
+                            "datasets",
+                            "configurations",
+                            "distinct_configurations",
+                            "scored_runs",
+                            "portfolio_members",
+                            "runs_seen",
+                            "experiments",
+                        )
+                    }
+                    TraceStore.write_cursor(
+                        conn,
+                        source_id,
+                        {
+                            "digest": digest,
+                            "path": str(root),
+                            "passes": int(cursor.get("passes", 0)) + 1,
+                            "counts": counts,
+                        },
                     )
-                }
-                TraceStore.write_cursor(
-                    conn,
-                    source_id,
-                    {
-                        "digest": digest,
-                        "path": str(root),
-                        "passes": int(cursor.get("passes", 0)) + 1,
-                        "counts": counts,
-                    },
+                progress.advance()
+                progress.finish()
+                report.warnings = batch.warnings.lines()
+                report.quarantined = store_quarantine(
+                    store, source_id, batch.warnings.quarantined, replace=True
                 )
-            progress.advance()
-            progress.finish()
-            report.warnings = batch.warnings.lines()
-    except BaseException as exc:
-        finish_pass(store, pass_id, report, f"{type(exc).__name__}: {exc}")
+    except PartialFileError as exc:
+        # Refused as a whole and recorded, so 'mileage status' shows why nothing changed.
+        held = WarningLog()
+        held.quarantine("file", _relative(exc.path, root), exc.part, exc.reason)
+        report.quarantined = store_quarantine(store, source_id, held.quarantined, replace=False)
         raise
-    report.seconds = time.perf_counter() - started
-    finish_pass(store, pass_id, report, None)
     return report
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return path
 
 
 class MetadataCollector:

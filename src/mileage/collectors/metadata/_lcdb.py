@@ -27,6 +27,7 @@ from mileage.collectors.metadata._base import (
     MetadataBatch,
     RunSpec,
     TaskSpec,
+    check_complete_csv,
 )
 from mileage.platform.errors import ConfigError, DataError
 from mileage.platform.vocabulary import from_lcdb_metric, meta_features_from_openml, problem_type
@@ -67,6 +68,7 @@ def aggregate_raw(folder: Path) -> Any:
         path = folder / f"database-{metric}.csv"
         if not path.is_file():
             continue
+        check_complete_csv(path)
         raw = pd.read_csv(path)
         # the sdist writes "sklearn.ensemble.X", the aggregated table "ensemble.X"
         raw["learner"] = raw["learner"].str.removeprefix("sklearn.")
@@ -127,7 +129,10 @@ class Lcdb:
         missing = _COLUMNS - set(curves.columns)
         if missing:
             raise DataError(f"LCDB curves in {root}: columns {sorted(missing)} are missing")
-        qualities = pd.read_csv(root / DATASETS) if (root / DATASETS).is_file() else pd.DataFrame()
+        qualities = pd.DataFrame()
+        if (root / DATASETS).is_file():
+            check_complete_csv(root / DATASETS)
+            qualities = pd.read_csv(root / DATASETS)
         by_id = (
             {int(r["openmlid"]): r for r in qualities.to_dict("records")} if len(qualities) else {}
         )

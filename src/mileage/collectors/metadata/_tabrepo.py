@@ -16,7 +16,6 @@ Configurations are stored as ``autogluon.lightgbm`` with LightGBM's primary para
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -28,6 +27,7 @@ from mileage.collectors.metadata._base import (
     MetadataBatch,
     RunSpec,
     TaskSpec,
+    read_csv_rows,
 )
 from mileage.platform.errors import ConfigError, DataError
 from mileage.platform.vocabulary import TABREPO_METRICS, lightgbm_params, meta_features_from_openml
@@ -87,8 +87,7 @@ class TabRepoLightGBM:
         batch.configurations = list(configs.values())
         metadata = self._metadata(root)
         problems: dict[str, str] = {}
-        with (root / RESULTS).open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+        rows = read_csv_rows(root / RESULTS)
         missing = {"dataset", "framework", "problem_type", "metric_error"} - set(
             rows[0] if rows else {}
         )
@@ -194,9 +193,8 @@ class TabRepoLightGBM:
             path = root / name
             if not path.is_file():
                 continue
-            with path.open(newline="", encoding="utf-8") as fh:
-                for row in csv.DictReader(fh):
-                    out.setdefault(row.get("tid", ""), row)
+            for row in read_csv_rows(path):
+                out.setdefault(row.get("tid", ""), row)
         return out
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -13,7 +14,14 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import Connection, delete, insert, select, update
 
 from mileage.collectors import _iterations as iterations
-from mileage.collectors._base import CollectReport, WarningLog, finish_pass, start_pass
+from mileage.collectors._base import (
+    CollectReport,
+    WarningLog,
+    clean_text,
+    collection_pass,
+    show_value,
+    store_quarantine,
+)
 from mileage.collectors.mlflow._filestore import FileStoreReader, looks_like_file_store
 from mileage.collectors.mlflow._records import (
     TERMINAL,
@@ -23,10 +31,12 @@ from mileage.collectors.mlflow._records import (
     RegistrySnapshot,
     RunHeader,
     RunRecord,
+    header_problem,
+    record_problem,
 )
 from mileage.collectors.mlflow._rest import RestReader
 from mileage.collectors.mlflow._sqlite import SqliteReader
-from mileage.platform.errors import ConfigError
+from mileage.platform.errors import ConfigError, MileageError, PartialFileError
 from mileage.platform.pipelines import operators_from_run, store_pipeline
 from mileage.platform.progress import NullProgress, Progress
 from mileage.platform.settings import Settings
@@ -65,6 +75,7 @@ def open_reader(
             retries=settings.http_retries,
             timeout=settings.http_timeout_seconds,
             concurrency=settings.http_concurrency,
+            max_bytes=settings.http_max_response_bytes,
         )
     if uri.startswith("sqlite:///"):
         return SqliteReader(Path(uri[len("sqlite:///") :]), warnings)
@@ -74,10 +85,14 @@ def open_reader(
             if fh.read(16) == _SQLITE_MAGIC:
                 return SqliteReader(path, warnings)
     if path.is_dir():
+        caps = {
+            "max_file_bytes": settings.max_file_bytes,
+            "max_metric_file_bytes": settings.max_metric_file_bytes,
+        }
         if looks_like_file_store(path):
-            return FileStoreReader(path, warnings)
+            return FileStoreReader(path, warnings, **caps)
         if (path / "mlruns").is_dir():
-            return FileStoreReader(path / "mlruns", warnings)
+            return FileStoreReader(path / "mlruns", warnings, **caps)
         if (path / "mlflow.db").is_file():
             return SqliteReader(path / "mlflow.db", warnings)
     raise ConfigError(
@@ -124,21 +139,34 @@ class MlflowCollector:
         progress = progress or NullProgress()
         started = time.perf_counter()
         warnings = WarningLog()
-        reader = open_reader(self.tracking_uri, warnings, self.settings)
+        try:
+            reader = open_reader(self.tracking_uri, warnings, self.settings)
+        except PartialFileError as exc:
+            # Refused as a whole: recorded so 'mileage status' shows why nothing came in.
+            source_id = store.ensure_source(KIND, exc.uri)
+            warnings.quarantine("file", str(exc.path), exc.part, exc.reason)
+            store_quarantine(store, source_id, warnings.quarantined, replace=False)
+            raise
         report = CollectReport(source=reader.uri, reader=reader.kind)
         source_id = store.ensure_source(KIND, reader.uri)
-        pass_id = start_pass(store, source_id)
         try:
-            self._run(store, reader, source_id, report, warnings, progress)
-        except BaseException as exc:
-            report.warnings = warnings.lines()
-            finish_pass(store, pass_id, report, error=f"{type(exc).__name__}: {exc}")
+            with (
+                collection_pass(store, source_id, report, warnings, started=started),
+                closing(reader),
+            ):
+                written = self._run(store, reader, source_id, report, warnings, progress)
+                report.quarantined = store_quarantine(
+                    store,
+                    source_id,
+                    warnings.quarantined,
+                    replace=reader.full_listing,
+                    resolved=written,
+                )
+        except BaseException:
+            report.quarantined = store_quarantine(
+                store, source_id, warnings.quarantined, replace=False
+            )
             raise
-        finally:
-            reader.close()
-        report.seconds = time.perf_counter() - started
-        report.warnings = warnings.lines()
-        finish_pass(store, pass_id, report, error=None)
         return report
 
     # -- the pass --------------------------------------------------------------------------
@@ -151,7 +179,8 @@ class MlflowCollector:
         report: CollectReport,
         warnings: WarningLog,
         progress: Progress,
-    ) -> None:
+    ) -> set[str]:
+        """One pass; returns the ids of the runs it wrote."""
         with store.connect() as conn:
             cursor = TraceStore.read_cursor(conn, source_id)
             stored = dict(
@@ -169,12 +198,16 @@ class MlflowCollector:
         headers = list(reader.list_runs(cursor, full=self.full))
         progress.finish()
         report.runs_seen = len(headers)
+        listed = {str(h.run_id) for h in headers}
+        headers = _sound_headers(headers, warnings)
         todo = [h for h in headers if self.full or stored.get(h.run_id) != h.signature]
         report.runs_unchanged = len(headers) - len(todo)
+        written: set[str] = set()
         progress.start(f"collecting runs from {reader.uri}", total=len(todo))
         for i in range(0, len(todo), self.batch_size):
             batch = todo[i : i + self.batch_size]
-            records = reader.read_runs(batch)
+            records = _sound_records(_read_isolated(reader, batch, warnings), warnings)
+            written.update(r.run_id for r in records)
             self._inspect(records, warnings)
             with store.begin() as conn:
                 _write_runs(conn, source_id, records, exp_ids, warnings)
@@ -184,7 +217,8 @@ class MlflowCollector:
             progress.advance(len(batch))
         progress.finish()
         if reader.full_listing:
-            self._mark_gone(store, source_id, stored, {h.run_id for h in headers}, warnings)
+            listed |= {e.record_id for e in warnings.quarantined if e.kind == "run"}
+            self._mark_gone(store, source_id, stored, listed, warnings)
         snapshot = reader.registry()
         with store.begin() as conn:
             report.model_versions = len(snapshot.versions)
@@ -195,6 +229,7 @@ class MlflowCollector:
             cursor["passes"] = int(cursor.get("passes", 0)) + 1
             cursor["last_pass_ms"] = self.now_ms()
             TraceStore.write_cursor(conn, source_id, cursor)
+        return written
 
     def now_ms(self) -> int:
         """Current time in epoch milliseconds (injectable for tests)."""
@@ -267,6 +302,55 @@ class MlflowCollector:
             )
 
 
+#: What a damaged record raises while a reader builds it; our own errors are not among them.
+_RECORD_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, UnicodeError)
+
+
+def _sound_headers(headers: list[RunHeader], warnings: WarningLog) -> list[RunHeader]:
+    out = []
+    for h in headers:
+        problem = header_problem(h)
+        if problem is None:
+            out.append(h)
+        else:
+            warnings.quarantine("run", str(h.run_id), *problem)
+    return out
+
+
+def _sound_records(records: list[RunRecord], warnings: WarningLog) -> list[RunRecord]:
+    out = []
+    for r in records:
+        problem = record_problem(r)
+        if problem is None:
+            out.append(r)
+        else:
+            warnings.quarantine("run", r.run_id, *problem)
+    return out
+
+
+def _read_isolated(
+    reader: MlflowReader, batch: list[RunHeader], warnings: WarningLog
+) -> list[RunRecord]:
+    """Read a batch; when a damaged run breaks the batch, halve it until that run stands alone.
+
+    The run that fails on its own is quarantined and the others are read: one bad run costs
+    ``log2(batch)`` extra reads, never the rest of the source.
+    """
+    try:
+        return reader.read_runs(batch)
+    except _RECORD_ERRORS as exc:
+        if isinstance(exc, MileageError):
+            raise
+        if len(batch) == 1:
+            detail = show_value(str(exc))
+            warnings.quarantine("run", batch[0].run_id, "record", f"{type(exc).__name__}: {detail}")
+            return []
+    mid = len(batch) // 2
+    return _read_isolated(reader, batch[:mid], warnings) + _read_isolated(
+        reader, batch[mid:], warnings
+    )
+
+
 def _all_finite(values: Any) -> bool:
     import numpy as np
 
@@ -290,15 +374,6 @@ def _foreign_path(artifact_uri: str) -> bool:
     return len(existing.parts) <= 2 < len(path.parts)
 
 
-def _clean(text: str | None, limit: int | None = None) -> str | None:
-    """PostgreSQL text cannot hold NUL; replace it so nothing is lost but the byte."""
-    if text is None:
-        return None
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    return text[:limit] if limit else text
-
-
 def _advance(cursor: dict[str, Any], records: Sequence[RunRecord]) -> dict[str, Any]:
     position = dict(cursor)
     starts = [r.start_ms for r in records if r.start_ms is not None]
@@ -320,11 +395,11 @@ def _write_experiments(
             {
                 "source_id": source_id,
                 "external_id": e.experiment_id,
-                "name": _clean(e.name, 1024) or "",
-                "artifact_location": _clean(e.artifact_location),
+                "name": clean_text(e.name, 1024) or "",
+                "artifact_location": clean_text(e.artifact_location),
                 "lifecycle_stage": e.lifecycle_stage,
                 "created_ms": e.created_ms,
-                "tags": {k: _clean(v) for k, v in e.tags.items()},
+                "tags": {k: clean_text(v) for k, v in e.tags.items()},
             }
             for e in experiments
         ],
@@ -371,9 +446,9 @@ def _write_datasets(conn: Connection, source_id: int, inputs: list[DatasetInput]
             {
                 "source_id": source_id,
                 "external_id": ext[:256],
-                "name": _clean(d.name, 1024) or "",
+                "name": clean_text(d.name, 1024) or "",
                 "digest": d.digest[:128],
-                "source_uri": _clean(d.source),
+                "source_uri": clean_text(d.source),
                 "schema": _json_or_text(d.schema),
                 "profile": profile,
                 "meta_features": meta,
@@ -425,8 +500,8 @@ def _write_runs(
     dataset_ids = _write_datasets(conn, source_id, [d for r in records for d in r.inputs])
     rows = []
     for r in records:
-        params = {_clean(k, 512) or "": _clean(v) or "" for k, v in r.params.items()}
-        tags = {_clean(k, 512) or "": _clean(v) or "" for k, v in r.tags.items()}
+        params = {clean_text(k, 512) or "": clean_text(v) or "" for k, v in r.params.items()}
+        tags = {clean_text(k, 512) or "": clean_text(v) or "" for k, v in r.tags.items()}
         r.params, r.tags = params, tags
         pipeline_id = None
         try:
@@ -442,13 +517,13 @@ def _write_runs(
                 "source_id": source_id,
                 "external_id": r.run_id,
                 "experiment_id": exp_ids[r.experiment_id],
-                "name": _clean(r.name, 1024),
-                "user": _clean(r.user, 256),
+                "name": clean_text(r.name, 1024),
+                "user": clean_text(r.user, 256),
                 "status": r.status[:16],
                 "start_ms": r.start_ms,
                 "end_ms": r.end_ms,
                 "lifecycle_stage": r.lifecycle_stage[:32],
-                "artifact_uri": _clean(r.artifact_uri),
+                "artifact_uri": clean_text(r.artifact_uri),
                 "task_id": None,
                 "dataset_id": dataset_ids.get(train[0].external_id) if train else None,
                 "pipeline_id": pipeline_id,
@@ -480,7 +555,7 @@ def _write_runs(
     metric_rows = [
         {
             "run_id": ids[r.run_id],
-            "key": _clean(k, 512),
+            "key": clean_text(k, 512),
             **pack_history(s.steps, s.timestamps, s.values),
         }
         for r in records
@@ -561,8 +636,8 @@ def _write_registry(conn: Connection, source_id: int, snap: RegistrySnapshot, no
                 "run_id": run_ids.get(v.run_id) if v.run_id else None,
                 "status": v.status,
                 "stage": v.stage,
-                "source": _clean(v.source),
-                "description": _clean(v.description),
+                "source": clean_text(v.source),
+                "description": clean_text(v.description),
                 "created_ms": v.created_ms,
                 "updated_ms": v.updated_ms,
                 "tags": v.tags,

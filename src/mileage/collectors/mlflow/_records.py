@@ -165,6 +165,59 @@ def normalize_status(status: Any) -> str:
     return str(status or "UNKNOWN").upper()
 
 
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _epoch_ms(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _text(value: Any, *, optional: bool = True) -> bool:
+    return isinstance(value, str) or (optional and value is None)
+
+
+def header_problem(header: RunHeader) -> tuple[str, str] | None:
+    """The first rule a listed run breaks, as ``(field, problem)``; None when it is sound."""
+    if not isinstance(header.run_id, str) or not header.run_id:
+        return "run_id", f"must be non-empty text, got {_show(header.run_id)}"
+    if not _text(header.experiment_id, optional=False):
+        return "experiment_id", f"must be text, got {_show(header.experiment_id)}"
+    if not _epoch_ms(header.start_ms):
+        return "start_time", f"must be epoch milliseconds, got {_show(header.start_ms)}"
+    return None
+
+
+def record_problem(record: RunRecord) -> tuple[str, str] | None:
+    """The first rule a read run breaks, as ``(field, problem)``; None when it is sound.
+
+    Readers turn what MLflow itself writes into these types; anything else (a list as a run
+    name, a date written as words, bytes where text belongs) was edited or damaged by hand,
+    and storing it would fail or mislead.
+    """
+    for name in ("name", "user", "artifact_uri"):
+        value = getattr(record, name)
+        if not _text(value):
+            return name, f"must be text, got {type(value).__name__} {_show(value)}"
+    for name in ("status", "lifecycle_stage", "experiment_id"):
+        value = getattr(record, name)
+        if not _text(value, optional=False):
+            return name, f"must be text, got {type(value).__name__} {_show(value)}"
+    for name, label in (("start_ms", "start_time"), ("end_ms", "end_time")):
+        value = getattr(record, name)
+        if not _epoch_ms(value):
+            return label, f"must be epoch milliseconds, got {_show(value)}"
+    for group in ("params", "tags"):
+        for key, value in getattr(record, group).items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                return f"{group}.{key}", f"must be text, got {type(value).__name__} {_show(value)}"
+    for key, series in record.metrics.items():
+        if not isinstance(key, str) or not isinstance(series, MetricSeries):
+            return f"metrics.{key}", "must be a numeric history"
+    return None
+
+
 class MlflowReader(Protocol):
     """Reads one MLflow tracking store. Implementations never write to it."""
 

@@ -9,6 +9,7 @@ Every call is retried a bounded number of times.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from mileage.collectors.mlflow._records import (
     signature_of,
 )
 from mileage.platform.errors import CollectorError, SourceUnavailableError
+from mileage.platform.http import ResponseTooLargeError, fetch_within
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ class RestReader:
         retries: int = 3,
         timeout: float = 30.0,
         concurrency: int = 4,
+        max_bytes: int = 256 * 2**20,
     ) -> None:
         from mlflow.utils.credentials import get_default_host_creds
 
@@ -77,6 +80,7 @@ class RestReader:
         self._warnings = warnings
         self._retries = retries
         self._timeout = timeout
+        self._max_bytes = max_bytes
         self._concurrency = max(1, concurrency)
         self._bulk_supported = True
         self._experiment_ids: list[str] | None = None
@@ -91,32 +95,45 @@ class RestReader:
         from mlflow.utils.rest_utils import http_request
         from requests.exceptions import RequestException
 
+        # MLflow retries inside http_request, so the deadline covers all its attempts.
+        deadline = self._timeout * self._retries + 0.5 * 2**self._retries
         try:
-            response = http_request(
-                self._creds,
-                endpoint,
-                method,
-                max_retries=self._retries - 1,
-                backoff_factor=0.5,
-                backoff_jitter=0.1,
-                timeout=self._timeout,
-                **kwargs,
+            response = fetch_within(
+                lambda: http_request(
+                    self._creds,
+                    endpoint,
+                    method,
+                    max_retries=self._retries - 1,
+                    backoff_factor=0.5,
+                    backoff_jitter=0.1,
+                    timeout=self._timeout,
+                    stream=True,
+                    **kwargs,
+                ),
+                deadline=deadline,
+                max_bytes=self._max_bytes,
             )
+        except ResponseTooLargeError as exc:
+            raise CollectorError(
+                f"MLflow tracking server {self.uri} answered {endpoint} with {exc}, more than "
+                f"MILEAGE_HTTP_MAX_RESPONSE_BYTES={self._max_bytes}; raise it if such answers "
+                "are expected."
+            ) from None
         except (MlflowException, RequestException, OSError) as exc:
             raise SourceUnavailableError(
                 f"MLflow tracking server {self.uri} did not answer {endpoint} after "
                 f"{self._retries} attempts ({type(exc).__name__}: {scrub(str(exc))[:300]}); check that "
                 "it is running and reachable, or raise MILEAGE_HTTP_RETRIES."
             ) from None
-        if response.status_code == 404:
+        if response.status == 404:
             raise _NotFoundError(endpoint, response.text[:2000])
-        if response.status_code != 200:
+        if response.status != 200:
             raise CollectorError(
                 f"MLflow tracking server {self.uri} answered {endpoint} with HTTP "
-                f"{response.status_code}: {response.text[:300]}"
+                f"{response.status}: {response.text[:300]}"
             )
         try:
-            body = response.json()
+            body = json.loads(response.body)
         except ValueError:
             raise CollectorError(
                 f"MLflow tracking server {self.uri} answered {endpoint} with a body that is not "

@@ -27,9 +27,51 @@ from mileage.collectors.mlflow._records import (
     normalize_status,
     restore_infinities,
 )
-from mileage.platform.errors import CollectorError
+from mileage.platform.errors import CollectorError, PartialFileError
 
 _BATCH_PARAMS = 500  # SQLite builds before 3.32 allow 999 bound parameters
+_HEADER = 100
+
+
+def check_complete(path: Path, uri: str = "") -> None:
+    """Refuse a database file shorter than its own header says (a truncated copy).
+
+    SQLite records the page size and the page count in the first 100 bytes; a file cut
+    short by a copy or a download holds fewer bytes than that, and reading it would stop
+    halfway with "database disk image is malformed". Checking costs one 100-byte read.
+
+    Raises:
+        PartialFileError: The file is shorter than its header or than a header.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(_HEADER)
+    fix = "Copy the file again once MLflow has finished writing it."
+    if len(head) < _HEADER:
+        raise PartialFileError(
+            str(path), "database", f"holds {size} bytes, less than a header", fix, uri=uri
+        )
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    # The page count is valid only when its "version-valid-for" matches the change counter.
+    if head[92:96] == head[24:28] and pages and size < pages * page_size:
+        raise PartialFileError(
+            str(path),
+            "database",
+            f"is truncated: {size:,} bytes, its header says {pages * page_size:,}",
+            fix,
+            uri=uri,
+        )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class SqliteReader:
@@ -42,14 +84,16 @@ class SqliteReader:
         self.path = path.resolve()
         self.uri = f"sqlite:///{self.path}"
         self._warnings = warnings
+        self._skip: set[str] = set()
         if not self.path.is_file():
             raise CollectorError(
                 f"MLflow tracking database {str(self.path)!r} does not exist; check the "
                 "--tracking-uri (e.g. sqlite:///mlflow.db)."
             )
+        check_complete(self.path, self.uri)
         self._con = self._connect()
         self._columns = {
-            table: {row[1] for row in self._con.execute(f"PRAGMA table_info({table})")}
+            table: {row[1] for row in self._rows(f"PRAGMA table_info({table})")}
             for table in ("runs", "metrics", "experiments", "model_versions", "inputs")
         }
         missing = {"runs", "metrics", "params", "tags", "experiments"} - self._tables()
@@ -78,12 +122,31 @@ class SqliteReader:
             return self._con.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             if "decode" not in str(exc):
-                raise
+                raise self._damaged(exc) from None
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
         self._con.text_factory = self._decode  # the slow, tolerant path for this query only
         try:
             return self._con.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
         finally:
             self._con.text_factory = str
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> CollectorError:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            return CollectorError(
+                f"MLflow tracking database {str(self.path)!r} stayed locked for 30 s ({exc}); "
+                "try again when the writer has finished."
+            )
+        return PartialFileError(
+            str(self.path),
+            "database",
+            f"is damaged ({exc})",
+            "Copy the file again once MLflow has finished writing it, or repair it with "
+            "'sqlite3 mlflow.db .recover'.",
+            uri=self.uri,
+        )
 
     def _decode(self, raw: bytes) -> str:
         try:
@@ -195,9 +258,10 @@ class SqliteReader:
         finally:
             con.execute("COMMIT")
         records = []
+        skip, self._skip = self._skip, set()
         for h in headers:
             r = runs.get(h.run_id)
-            if r is None:  # deleted between listing and reading; the next pass sees it
+            if r is None or h.run_id in skip:  # deleted since listing, or quarantined above
                 continue
             run_tags = tags.get(h.run_id, {})
             records.append(
@@ -235,7 +299,10 @@ class SqliteReader:
             "ORDER BY run_uuid, key",
             ids,
         )
-        arr = np.array(points, dtype=np.float64)
+        try:
+            arr = np.array(points, dtype=np.float64)
+        except (TypeError, ValueError):
+            return self._metrics_one_by_one(groups, ids, marks)
         counts = np.fromiter((n for _, _, n in groups), dtype=np.int64, count=len(groups))
         group = np.repeat(np.arange(len(groups)), counts)
         # MLflow's order within a series: step, timestamp, value (NaN stored as 0), is_nan.
@@ -251,6 +318,37 @@ class SqliteReader:
                 steps[start:end], stamps[start:end], values[start:end]
             )
             start = end
+        return out
+
+    def _metrics_one_by_one(
+        self, groups: list[Any], ids: list[str], marks: str
+    ) -> dict[str, dict[str, MetricSeries]]:
+        """The slow path when a metric point holds text: that run is quarantined, not the batch."""
+        points: dict[tuple[str, str], list[tuple[int, int, float]]] = {}
+        bad: dict[str, tuple[str, Any]] = {}
+        for run_id, key, step, stamp, value, is_nan in self._rows(
+            "SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics "
+            f"WHERE run_uuid IN ({marks})",
+            ids,
+        ):
+            if run_id in bad:
+                continue
+            try:
+                point = (int(step), int(stamp), float("nan") if is_nan else float(value))
+            except (TypeError, ValueError):
+                culprit = value if not _number(value) else step if not _number(step) else stamp
+                bad[run_id] = (key, culprit)
+                continue
+            points.setdefault((run_id, key), []).append(point)
+        for run_id, (key, value) in bad.items():
+            self._warnings.quarantine(
+                "run", run_id, f"metrics.{key}", f"must be a number, got {_show(value)}"
+            )
+        out: dict[str, dict[str, MetricSeries]] = {}
+        for (run_id, key), series in points.items():
+            if run_id not in bad:
+                out.setdefault(run_id, {})[key] = MetricSeries.from_points(series)
+        self._skip = set(bad)
         return out
 
     def _inputs(self, ids: list[str], marks: str) -> dict[str, list[DatasetInput]]:

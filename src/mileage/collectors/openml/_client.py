@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from mileage.collectors.openml._parse import parse_error
 from mileage.platform.errors import CollectorError, ConfigError, DataError, SourceUnavailableError
+from mileage.platform.http import DeadlineExceededError, ResponseTooLargeError, fetch_within
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ class ServerSource:
         timeout: float = 30.0,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        max_bytes: int = 256 * 2**20,
     ) -> None:
         import requests
 
@@ -143,7 +145,8 @@ class ServerSource:
         self.location = self.server
         self._apikey = apikey
         self._retries = max(1, retries)
-        self._timeout = timeout
+        self._timeout = timeout  # a total deadline per attempt, not per socket read
+        self._max_bytes = max_bytes
         self._backoff = backoff
         self._sleep = sleep
         self._session = requests.Session()
@@ -162,14 +165,25 @@ class ServerSource:
         for attempt in range(1, self._retries + 1):
             self.calls += 1
             try:
-                response = self._session.get(url, params=params, timeout=self._timeout)
-                body = response.content
-            except requests.Timeout:
-                last = f"no answer within {self._timeout:g}s"
+                response = fetch_within(
+                    lambda: self._session.get(
+                        url, params=params, timeout=self._timeout, stream=True
+                    ),
+                    deadline=self._timeout,
+                    max_bytes=self._max_bytes,
+                )
+            except (requests.Timeout, DeadlineExceededError):
+                last = f"no complete answer within {self._timeout:g}s"
+            except ResponseTooLargeError as exc:
+                raise DataError(
+                    f"OpenML server {self.server} answered {call} with {exc}, more than "
+                    f"MILEAGE_HTTP_MAX_RESPONSE_BYTES={self._max_bytes}; raise it if the "
+                    "answer is expected to be that large."
+                ) from None
             except requests.RequestException as exc:
                 last = f"{type(exc).__name__}: {str(exc)[:200]}"
             else:
-                answer = self._interpret(call, response.status_code, body, validate)
+                answer = self._interpret(call, response.status, response.body, validate)
                 if not isinstance(answer, _Retry):
                     return answer
                 last = answer.reason

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import BigInteger, Connection, cast, select
 
 from mileage.collectors import _iterations as iterations
-from mileage.collectors._base import CollectReport, WarningLog, finish_pass, start_pass
+from mileage.collectors._base import CollectReport, WarningLog, collection_pass, ids_of
 from mileage.collectors.openml._assemble import (
     RunEvidence,
     assemble,
@@ -53,7 +54,6 @@ from mileage.collectors.openml._records import (
     TaskRecord,
 )
 from mileage.collectors.openml._write import (
-    ids_of,
     write_runs,
 )
 from mileage.platform.errors import ConfigError
@@ -229,6 +229,7 @@ class OpenmlCollector:
             timeout=self.settings.http_timeout_seconds,
             backoff=self._backoff,
             sleep=self._sleep,
+            max_bytes=self.settings.http_max_response_bytes,
         )
         return ChainSource(cache, server) if cache is not None else server
 
@@ -251,20 +252,13 @@ class OpenmlCollector:
         uri = self.source_uri or source.uri
         report = OpenmlReport(source=uri, reader="cache" if not source.can_list else "server")
         source_id = store.ensure_source(KIND, uri, display_name=source.location)
-        pass_id = start_pass(store, source_id)
-        try:
+        with (
+            collection_pass(store, source_id, report, warnings, started=started),
+            closing(source),
+        ):
             _Pass(
                 self, store, source, source_id, warnings, report, progress or NullProgress()
             ).run()
-        except BaseException as exc:
-            report.warnings = warnings.lines()
-            finish_pass(store, pass_id, report, error=f"{type(exc).__name__}: {exc}")
-            raise
-        finally:
-            source.close()
-        report.seconds = time.perf_counter() - started
-        report.warnings = warnings.lines()
-        finish_pass(store, pass_id, report, error=None)
         return report
 
 

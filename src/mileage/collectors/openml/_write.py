@@ -8,13 +8,14 @@ by an earlier pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, delete, insert, select, update
 
 from mileage.collectors import _iterations as iterations
+from mileage.collectors._base import clean_text, ids_of
 from mileage.collectors.openml._assemble import AssembledRun, split_full_name, upload_ms
 from mileage.collectors.openml._records import DatasetRecord, FlowRecord, TaskRecord
 from mileage.platform.configurations import store_configurations
@@ -33,32 +34,6 @@ from mileage.platform.vocabulary import (
 _CHUNK = 500
 
 
-def clean(text: Any, limit: int | None = None) -> str | None:
-    """Text that PostgreSQL accepts (no NUL), cut to ``limit`` characters."""
-    if text is None:
-        return None
-    text = str(text)
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    return text[:limit] if limit else text
-
-
-def ids_of(
-    conn: Connection, table: Any, source_id: int, external_ids: Iterable[str]
-) -> dict[str, int]:
-    """Database ids of rows of ``table`` by external id."""
-    wanted = sorted(set(external_ids))
-    out: dict[str, int] = {}
-    for i in range(0, len(wanted), _CHUNK):
-        for ext, rid in conn.execute(
-            select(table.c.external_id, table.c.id).where(
-                table.c.source_id == source_id, table.c.external_id.in_(wanted[i : i + _CHUNK])
-            )
-        ):
-            out[ext] = int(rid)
-    return out
-
-
 # -- flows -------------------------------------------------------------------------------
 
 
@@ -70,12 +45,12 @@ def write_flows(conn: Connection, source_id: int, flows: Sequence[FlowRecord]) -
             rows[str(sub.flow_id)] = {
                 "source_id": source_id,
                 "external_id": str(sub.flow_id),
-                "name": clean(sub.name, 1024),
-                "version": clean(sub.version, 64),
-                "external_version": clean(sub.external_version, 1024),
+                "name": clean_text(sub.name, 1024),
+                "version": clean_text(sub.version, 64),
+                "external_version": clean_text(sub.external_version, 1024),
                 "uploader": None if sub.uploader is None else str(sub.uploader),
                 "upload_ms": upload_ms(sub.upload_date),
-                "description": clean(sub.description),
+                "description": clean_text(sub.description),
                 "structure": sub.structure(),
             }
     upsert(conn, t.flows, list(rows.values()), keys=("source_id", "external_id"))
@@ -93,9 +68,9 @@ def write_flow_placeholders(
             {
                 "source_id": source_id,
                 "external_id": str(fid),
-                "name": clean(name, 1024),
-                "version": clean(extra.get("version") or version, 64),
-                "external_version": clean(extra.get("external_version"), 1024),
+                "name": clean_text(name, 1024),
+                "version": clean_text(extra.get("version") or version, 64),
+                "external_version": clean_text(extra.get("external_version"), 1024),
                 "uploader": None if extra.get("uploader") is None else str(extra["uploader"]),
                 "upload_ms": None,
                 "description": None,
@@ -140,9 +115,9 @@ def dataset_row(
     row = {
         "source_id": source_id,
         "external_id": str(dataset_id),
-        "name": clean(name, 1024),
-        "digest": clean(record and record.md5, 128),
-        "source_uri": clean(record and record.url),
+        "name": clean_text(name, 1024),
+        "digest": clean_text(record and record.md5, 128),
+        "source_uri": clean_text(record and record.url),
         "schema": None,
         "profile": profile,
         "meta_features": features,
@@ -228,10 +203,10 @@ def task_row(
     return {
         "source_id": source_id,
         "external_id": str(task_id),
-        "name": clean(name, 1024),
+        "name": clean_text(name, 1024),
         "dataset_id": dataset_db_id,
         "problem_type": problem,
-        "target": clean(record and record.target, 256),
+        "target": clean_text(record and record.target, 256),
         "metric": metric,
         "metric_direction": direction(metric) if metric else None,
         "meta": meta,
@@ -264,7 +239,7 @@ def write_setups(
         str(sid): {
             "source_id": source_id,
             "external_id": str(sid),
-            "name": clean(learner, 512),
+            "name": clean_text(learner, 512),
             "flow_external_id": None if fid is None else str(fid),
             "configuration_id": cid,
         }
@@ -345,11 +320,11 @@ def write_runs(
     for r in runs:
         rid = db_ids[str(r.run_id)]
         params += [
-            {"run_id": rid, "key": clean(k, 512), "value": clean(v) or ""}
+            {"run_id": rid, "key": clean_text(k, 512), "value": clean_text(v) or ""}
             for k, v in r.params.items()
         ]
         tags += [
-            {"run_id": rid, "key": clean(k, 512), "value": clean(v) or ""}
+            {"run_id": rid, "key": clean_text(k, 512), "value": clean_text(v) or ""}
             for k, v in r.tags.items()
         ]
         stamp = r.upload_ms or 0
@@ -358,7 +333,7 @@ def write_runs(
                 metrics.append(
                     {
                         "run_id": rid,
-                        "key": clean(key, 512),
+                        "key": clean_text(key, 512),
                         **pack_history(
                             np.asarray(steps, dtype=np.int64),
                             np.full(len(steps), stamp, dtype=np.int64),
@@ -381,9 +356,7 @@ def write_runs(
 
 
 __all__ = [
-    "clean",
     "dataset_row",
-    "ids_of",
     "task_row",
     "write_datasets",
     "write_flow_placeholders",

@@ -32,6 +32,7 @@ from mileage.metalearner.workflow import Workflow, from_sklearn, hash_value
 from mileage.platform.errors import ConfigError
 
 if TYPE_CHECKING:
+    from mileage.metalearner.materialize import CacheEntry, ExecutionPlan, Measurement
     from mileage.metalearner.nextstep import Chain, ChangePredictor
     from mileage.platform.settings import Settings
     from mileage.platform.store import TraceStore
@@ -328,207 +329,279 @@ def _execute(
     started: float,
     start_ms: int,
 ) -> RunResult:
-    keys = wf.fingerprints({s: hash_value(v) for s, v in sources.items()})
-    planning = time.perf_counter()
-    cached = cache.lookup(keys.values())
-    measured = cache.measurements(wf.name)
-    compute_est: dict[str, float] = {}
-    load_est: dict[str, float] = {}
-    for op in wf.order:
-        entry = cached.get(keys[op])
-        m = measured.get(op)
-        compute_est[op] = entry.compute_seconds if entry else (m.compute_seconds if m else 0.0)
-        if entry:
-            load_est[op] = (
-                entry.load_seconds
-                if entry.load_seconds is not None
-                else cache.estimate_load_seconds(entry.bytes)
+    execution = _Execution(wf, sources, targets, cache)
+    execution.plan()
+    execution.compute()
+    kept = execution.keep(policy, store, user)
+    return execution.record(kept, policy, user, tracking_uri, experiment, started, start_ms)
+
+
+@dataclass
+class _Kept:
+    """What :meth:`_Execution.keep` decided and wrote, and the history the run extends."""
+
+    decision: MaterializationPlan
+    written: dict[str, float]
+    sizes: dict[str, int | None]
+    metrics: dict[str, float]
+    trace: Any
+    link_key: str | None
+    previous: Any
+
+
+@dataclass
+class _Execution:
+    """One execution of a workflow: plan, compute, keep, record."""
+
+    wf: Workflow
+    sources: dict[str, Any]
+    targets: list[str]
+    cache: IntermediateCache
+    keys: dict[str, str] = field(default_factory=dict)
+    cached: dict[str, CacheEntry] = field(default_factory=dict)
+    measured: dict[str, Measurement] = field(default_factory=dict)
+    compute_est: dict[str, float] = field(default_factory=dict)
+    load_est: dict[str, float] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    action: dict[str, str] = field(default_factory=dict)
+    compute_s: dict[str, float] = field(default_factory=dict)
+    load_s: dict[str, float] = field(default_factory=dict)
+    planner_seconds: float = 0.0
+    _plan: ExecutionPlan | None = None
+
+    def plan(self) -> None:
+        """Estimate each operator's compute and load time and choose what to load."""
+        wf, cache = self.wf, self.cache
+        self.keys = wf.fingerprints({s: hash_value(v) for s, v in self.sources.items()})
+        planning = time.perf_counter()
+        self.cached = cache.lookup(self.keys.values())
+        self.measured = cache.measurements(wf.name)
+        for op in wf.order:
+            entry = self.cached.get(self.keys[op])
+            m = self.measured.get(op)
+            self.compute_est[op] = (
+                entry.compute_seconds if entry else (m.compute_seconds if m else 0.0)
             )
-    plan = plan_execution(
-        wf.order, {op: wf.operator_inputs(op) for op in wf.order}, targets, compute_est, load_est
-    )
-    planner_seconds = time.perf_counter() - planning
+            if entry:
+                self.load_est[op] = (
+                    entry.load_seconds
+                    if entry.load_seconds is not None
+                    else cache.estimate_load_seconds(entry.bytes)
+                )
+        self._plan = plan_execution(
+            wf.order,
+            {op: wf.operator_inputs(op) for op in wf.order},
+            self.targets,
+            self.compute_est,
+            self.load_est,
+        )
+        self.planner_seconds += time.perf_counter() - planning
 
-    values: dict[str, Any] = {}
-    action: dict[str, str] = {}
-    compute_s: dict[str, float] = {}
-    load_s: dict[str, float] = {}
+    def compute(self) -> None:
+        """Obtain every target, loading or computing what it needs as planned."""
+        for target in self.targets:
+            self._obtain(target)
 
-    def load(op: str) -> bool:
+    def _load(self, op: str) -> bool:
+        key = self.keys[op]
         t0 = time.perf_counter()
-        blob = cache.get_blob(keys[op])
+        blob = self.cache.get_blob(key)
         if blob is None:
-            cached.pop(keys[op], None)  # gone or damaged: write it again if worth it
+            self.cached.pop(key, None)  # gone or damaged: write it again if worth it
             return False
         try:
-            values[op] = decode(blob)
+            self.values[op] = decode(blob)
         except ValueError as exc:  # pragma: no cover - the hash check catches damage first
             log.warning("cache entry of %s could not be decoded (%s); recomputing", op, exc)
-            cache.discard(keys[op])
+            self.cache.discard(key)
             return False
-        load_s[op] = time.perf_counter() - t0
-        action[op] = "loaded"
+        self.load_s[op] = time.perf_counter() - t0
+        self.action[op] = "loaded"
         return True
 
-    def obtain(op: str) -> Any:
-        if op in values:
-            return values[op]
-        if (op in plan.load or (op not in plan.compute and op in load_est)) and load(op):
-            return values[op]
-        args = [obtain(i) if i in wf else sources[i] for i in wf[op].inputs]
+    def _obtain(self, op: str) -> Any:
+        if op in self.values:
+            return self.values[op]
+        plan = self._plan
+        assert plan is not None, "plan() runs before compute()"
+        wants_load = op in plan.load or (op not in plan.compute and op in self.load_est)
+        if wants_load and self._load(op):
+            return self.values[op]
+        wf = self.wf
+        args = [self._obtain(i) if i in wf else self.sources[i] for i in wf[op].inputs]
         t0 = time.perf_counter()
-        values[op] = wf[op].func(*args)
-        compute_s[op] = time.perf_counter() - t0
-        action[op] = "computed"
-        return values[op]
+        self.values[op] = wf[op].func(*args)
+        self.compute_s[op] = time.perf_counter() - t0
+        self.action[op] = "computed"
+        return self.values[op]
 
-    for target in targets:
-        obtain(target)
-
-    # -- what to keep ------------------------------------------------------------------------
-    planning = time.perf_counter()
-    sizes: dict[str, int | None] = {}
-    fresh_nbytes: dict[str, int | None] = {}
-    if not isinstance(policy, NothingPolicy):
+    def _output_stats(self, policy: MaterializationPolicy) -> dict[str, OutputStats]:
+        wf, keys, cache = self.wf, self.keys, self.cache
+        fresh_nbytes: dict[str, int | None] = {}
+        if not isinstance(policy, NothingPolicy):
+            for op in wf.order:
+                if self.action.get(op) == "computed" and keys[op] not in self.cached:
+                    fresh_nbytes[op] = estimate_nbytes(self.values[op])
+        outputs_stats: dict[str, OutputStats] = {}
         for op in wf.order:
-            if action.get(op) == "computed" and keys[op] not in cached:
-                fresh_nbytes[op] = estimate_nbytes(values[op])
-    outputs_stats: dict[str, OutputStats] = {}
-    for op in wf.order:
-        entry = cached.get(keys[op])
-        m = measured.get(op)
-        nbytes = fresh_nbytes.get(op) if op in fresh_nbytes else (entry.bytes if entry else None)
-        if nbytes is None and m is not None and op not in fresh_nbytes:
-            nbytes = m.output_bytes
-        sizes[op] = nbytes
-        c = compute_s.get(op, compute_est[op])
-        outputs_stats[op] = OutputStats(
-            operator=op,
-            key=keys[op],
-            compute_seconds=c,
-            nbytes=nbytes,
-            load_seconds=load_s.get(op)
-            or load_est.get(op)
-            or cache.estimate_load_seconds(nbytes or 0),
-            write_seconds=cache.estimate_write_seconds(nbytes or 0),
-            cached=entry is not None,
-            fresh=op in fresh_nbytes and fresh_nbytes[op] is not None,
-        )
-    metrics: dict[str, float] = {}
-    for t in targets:
-        out = values[t]
-        if isinstance(out, Mapping) and isinstance(out.get("score"), int | float):
-            metrics["score"] = float(out["score"])
-    chain, context, trace, link_key, previous = _history(store, wf, user, metrics.get("score"))
-    ctx = PlanContext(wf, keys, outputs_stats, cache, chain, context)
-    decision: MaterializationPlan = policy.plan(ctx)
-    planner_seconds += time.perf_counter() - planning
-
-    # New priorities first, so that admitting the writes compares against current values.
-    refresh = dict(decision.priorities)
-    if policy.refresh_on_read:
-        now = policy.read_priority()
-        refresh.update({keys[op]: now for op, a in action.items() if a == "loaded"})
-    cache.set_priorities(refresh)
-    written: dict[str, float] = {}
-    for op, priority in decision.writes:
-        try:
-            blob = encode(values[op])
-        except NotCacheableError as exc:
-            log.info("output of %s is not cached: %s", op, exc)
-            continue
-        put = cache.put_blob(
-            keys[op],
-            blob,
-            priority=priority,
-            workflow=wf.name,
-            operator=op,
-            compute_seconds=compute_s.get(op, 0.0),
-        )
-        if put.admitted:
-            written[op] = put.write_seconds
-            sizes[op] = put.bytes
-    for op, seconds in compute_s.items():
-        cache.record_measurement(wf.name, op, seconds, sizes.get(op) or 0)
-
-    records = []
-    for op in wf.order:
-        act = action.get(op, "skipped")
-        entry = cached.get(keys[op])
-        records.append(
-            OperatorRecord(
-                operator=op,
-                role=wf[op].role,
-                output_fingerprint=keys[op],
-                action=act,
-                compute_seconds=compute_s.get(op)
-                if act == "computed"
-                else (entry.compute_seconds if act == "loaded" and entry else None),
-                load_seconds=load_s.get(op),
-                write_seconds=written.get(op),
-                output_bytes=sizes.get(op),
-                materialized=op in written,
+            entry = self.cached.get(keys[op])
+            m = self.measured.get(op)
+            nbytes = (
+                fresh_nbytes.get(op) if op in fresh_nbytes else (entry.bytes if entry else None)
             )
-        )
-    saved = sum(
-        max(0.0, (r.compute_seconds or 0.0) - (r.load_seconds or 0.0))
-        for r in records
-        if r.action == "loaded"
-    )
-    outputs = {t: values[t] for t in targets}
-    end_ms = int(time.time() * 1000)
-    result = RunResult(
-        workflow=wf.name,
-        outputs=outputs,
-        metrics=metrics,
-        operators=records,
-        seconds=0.0,
-        planner_seconds=planner_seconds,
-        saved_seconds=saved,
-        change_probability=decision.change_probability,
-    )
-    run_metrics = {
-        **metrics,
-        "mileage.cache_hits": float(result.cache_hits),
-        "mileage.computed_operators": float(result.computed),
-        "mileage.saved_seconds": saved,
-        "mileage.planner_seconds": planner_seconds,
-    }
-    tags = {
-        "mileage.cache_hits": str(result.cache_hits),
-        "mileage.policy": policy.name,
-        "mileage.executions": executions_tag(records),
-    }
-    if trace is not None and link_key is not None:
-        result.run_id = trace.record(
-            workflow=wf.name,
-            user=user,
-            specs=wf.specs(),
-            executions=[asdict(r) for r in records],
-            metrics=run_metrics,
-            tags=tags,
-            start_ms=start_ms,
-            end_ms=end_ms,
-            run_uuid=uuid.uuid4().hex,
-            previous=previous,
-            key=link_key,
-        )
-    if tracking_uri:
-        from mileage.metalearner.executor._mlflow import log_run
+            if nbytes is None and m is not None and op not in fresh_nbytes:
+                nbytes = m.output_bytes
+            outputs_stats[op] = OutputStats(
+                operator=op,
+                key=keys[op],
+                compute_seconds=self.compute_s.get(op, self.compute_est[op]),
+                nbytes=nbytes,
+                load_seconds=self.load_s.get(op)
+                or self.load_est.get(op)
+                or cache.estimate_load_seconds(nbytes or 0),
+                write_seconds=cache.estimate_write_seconds(nbytes or 0),
+                cached=entry is not None,
+                fresh=op in fresh_nbytes and fresh_nbytes[op] is not None,
+            )
+        return outputs_stats
 
-        result.mlflow_run_id = log_run(
-            tracking_uri,
-            experiment=experiment or wf.name,
-            run_name=f"{wf.name}-{0 if previous is None else previous.position + 1}",
-            user=user,
-            specs=wf.specs(),
-            metrics=run_metrics,
-            tags=tags,
-            start_ms=start_ms,
-            end_ms=end_ms,
+    def keep(self, policy: MaterializationPolicy, store: TraceStore | None, user: str) -> _Kept:
+        """Ask ``policy`` what to keep, update priorities, write the chosen outputs."""
+        wf, keys, cache = self.wf, self.keys, self.cache
+        planning = time.perf_counter()
+        outputs_stats = self._output_stats(policy)
+        sizes: dict[str, int | None] = {op: s.nbytes for op, s in outputs_stats.items()}
+        metrics: dict[str, float] = {}
+        for t in self.targets:
+            out = self.values[t]
+            if isinstance(out, Mapping) and isinstance(out.get("score"), int | float):
+                metrics["score"] = float(out["score"])
+        chain, context, trace, link_key, previous = _history(store, wf, user, metrics.get("score"))
+        ctx = PlanContext(wf, keys, outputs_stats, cache, chain, context)
+        decision: MaterializationPlan = policy.plan(ctx)
+        self.planner_seconds += time.perf_counter() - planning
+
+        # New priorities first, so that admitting the writes compares against current values.
+        refresh = dict(decision.priorities)
+        if policy.refresh_on_read:
+            now = policy.read_priority()
+            refresh.update({keys[op]: now for op, a in self.action.items() if a == "loaded"})
+        cache.set_priorities(refresh)
+        written: dict[str, float] = {}
+        for op, priority in decision.writes:
+            try:
+                blob = encode(self.values[op])
+            except NotCacheableError as exc:
+                log.info("output of %s is not cached: %s", op, exc)
+                continue
+            put = cache.put_blob(
+                keys[op],
+                blob,
+                priority=priority,
+                workflow=wf.name,
+                operator=op,
+                compute_seconds=self.compute_s.get(op, 0.0),
+            )
+            if put.admitted:
+                written[op] = put.write_seconds
+                sizes[op] = put.bytes
+        for op, seconds in self.compute_s.items():
+            cache.record_measurement(wf.name, op, seconds, sizes.get(op) or 0)
+        return _Kept(decision, written, sizes, metrics, trace, link_key, previous)
+
+    def _records(self, kept: _Kept) -> list[OperatorRecord]:
+        records = []
+        for op in self.wf.order:
+            act = self.action.get(op, "skipped")
+            entry = self.cached.get(self.keys[op])
+            records.append(
+                OperatorRecord(
+                    operator=op,
+                    role=self.wf[op].role,
+                    output_fingerprint=self.keys[op],
+                    action=act,
+                    compute_seconds=self.compute_s.get(op)
+                    if act == "computed"
+                    else (entry.compute_seconds if act == "loaded" and entry else None),
+                    load_seconds=self.load_s.get(op),
+                    write_seconds=kept.written.get(op),
+                    output_bytes=kept.sizes.get(op),
+                    materialized=op in kept.written,
+                )
+            )
+        return records
+
+    def record(
+        self,
+        kept: _Kept,
+        policy: MaterializationPolicy,
+        user: str,
+        tracking_uri: str | None,
+        experiment: str | None,
+        started: float,
+        start_ms: int,
+    ) -> RunResult:
+        """The run's result, logged to the trace store and MLflow when they are given."""
+        wf, metrics, previous = self.wf, kept.metrics, kept.previous
+        records = self._records(kept)
+        saved = sum(
+            max(0.0, (r.compute_seconds or 0.0) - (r.load_seconds or 0.0))
+            for r in records
+            if r.action == "loaded"
         )
-    result.seconds = time.perf_counter() - started
-    return result
+        end_ms = int(time.time() * 1000)
+        result = RunResult(
+            workflow=wf.name,
+            outputs={t: self.values[t] for t in self.targets},
+            metrics=metrics,
+            operators=records,
+            seconds=0.0,
+            planner_seconds=self.planner_seconds,
+            saved_seconds=saved,
+            change_probability=kept.decision.change_probability,
+        )
+        run_metrics = {
+            **metrics,
+            "mileage.cache_hits": float(result.cache_hits),
+            "mileage.computed_operators": float(result.computed),
+            "mileage.saved_seconds": saved,
+            "mileage.planner_seconds": self.planner_seconds,
+        }
+        tags = {
+            "mileage.cache_hits": str(result.cache_hits),
+            "mileage.policy": policy.name,
+            "mileage.executions": executions_tag(records),
+        }
+        if kept.trace is not None and kept.link_key is not None:
+            result.run_id = kept.trace.record(
+                workflow=wf.name,
+                user=user,
+                specs=wf.specs(),
+                executions=[asdict(r) for r in records],
+                metrics=run_metrics,
+                tags=tags,
+                start_ms=start_ms,
+                end_ms=end_ms,
+                run_uuid=uuid.uuid4().hex,
+                previous=previous,
+                key=kept.link_key,
+            )
+        if tracking_uri:
+            from mileage.metalearner.executor._mlflow import log_run
+
+            result.mlflow_run_id = log_run(
+                tracking_uri,
+                experiment=experiment or wf.name,
+                run_name=f"{wf.name}-{0 if previous is None else previous.position + 1}",
+                user=user,
+                specs=wf.specs(),
+                metrics=run_metrics,
+                tags=tags,
+                start_ms=start_ms,
+                end_ms=end_ms,
+            )
+        result.seconds = time.perf_counter() - started
+        return result
 
 
 def executions_tag(records: Sequence[OperatorRecord]) -> str:

@@ -238,7 +238,7 @@ def user_histories(chains: Sequence[Chain]) -> dict[str, dict[str, list[float]]]
     return out
 
 
-def iter_rows(
+def iter_rows(  # noqa: C901, PLR0915 - one pass keeping running sums per step
     chain: Chain,
     priors: Priors,
     user_history: dict[str, list[float]] | None = None,

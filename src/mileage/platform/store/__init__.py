@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from mileage.platform.store import schema
 from mileage.platform.store._engine import create_store_engine, normalize_url, redact_url
+from mileage.platform.store._status import (
+    CollectionPass,
+    SourceStatus,
+    StoreStatus,
+    store_status,
+)
 from mileage.platform.store._store import (
     TraceStore,
     as_utc,
@@ -17,6 +23,9 @@ from mileage.platform.store._store import (
 from mileage.platform.store._upsert import upsert
 
 __all__ = [
+    "CollectionPass",
+    "SourceStatus",
+    "StoreStatus",
     "TraceStore",
     "as_utc",
     "create_store_engine",
@@ -27,6 +36,7 @@ __all__ = [
     "redact_url",
     "schema",
     "schema_is_current",
+    "store_status",
     "unpack_history",
     "upsert",
     "utcnow",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,20 @@ from sqlalchemy.exc import ArgumentError
 
 from mileage.platform.errors import ConfigError
 
+#: A table only Mileage creates: its presence tells our store from someone else's file.
+OWN_TABLE = "collector_passes"
+
 
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets the daemon, a collector and the CLI read and write at the same time.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    tables = {
+        row[0] for row in cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    # WAL lets the daemon, a collector and the CLI read and write at the same time. It is
+    # written into the file, so it is only set on a new file or one of ours, never on a
+    # foreign database the URL points at by mistake (TraceStore.open then refuses it).
+    if not tables or OWN_TABLE in tables:
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -37,6 +47,18 @@ def redact_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return url
+
+
+def _create_private(path: Path) -> None:
+    """Create the store's folder (0700) and file (0600) when missing: it may hold secrets.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's permissions.
+    """
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def create_store_engine(url: str) -> Engine:
@@ -64,7 +86,7 @@ def create_store_engine(url: str) -> Engine:
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(database).expanduser())
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Engine, func, inspect, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from mileage.platform.errors import StoreError
 from mileage.platform.store import schema as t
-from mileage.platform.store._engine import create_store_engine, redact_url
+from mileage.platform.store._engine import OWN_TABLE, create_store_engine, redact_url
 from mileage.platform.store._upsert import upsert
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,20 @@ def schema_is_current(engine: Engine) -> bool:
     return all(rev.revision in applied for rev in script.walk_revisions())
 
 
+def _refuse_foreign(engine: Engine, url: str) -> None:
+    """Refuse an SQLite file that holds tables but none of ours (an MLflow database, say):
+    migrating it would add our tables to someone else's file."""
+    if engine.dialect.name != "sqlite":
+        return
+    tables = set(inspect(engine).get_table_names())
+    if tables and OWN_TABLE not in tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StoreError(
+            f"{redact_url(url)!r} is not a Mileage trace store: it holds other tables "
+            f"({shown}) and none of Mileage's. Point MILEAGE_DB_URL at a new file."
+        )
+
+
 class TraceStore:
     """Access to the trace store.
 
@@ -79,14 +93,22 @@ class TraceStore:
     so callers can group several writes (rows and the cursor that covers them) into one
     transaction. Thread-safe as far as the engine's pool is.
 
+    A store is a context manager that closes it on exit.
+
     Example:
-        >>> store = TraceStore.open("sqlite:///:memory:")
-        >>> store.counts()["runs"]
+        >>> with TraceStore.open("sqlite:///:memory:") as store:
+        ...     store.counts()["runs"]
         0
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def __enter__(self) -> TraceStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @classmethod
     def open(cls, url: str, *, migrate_schema: bool = True) -> TraceStore:
@@ -103,6 +125,7 @@ class TraceStore:
         """
         engine = create_store_engine(url)
         try:
+            _refuse_foreign(engine, url)
             if migrate_schema:
                 migrate(engine)
             elif not schema_is_current(engine):
@@ -116,6 +139,16 @@ class TraceStore:
                 f"cannot open the trace store {redact_url(url)!r}: {exc.orig}; check "
                 "MILEAGE_DB_URL and that the database server is running."
             ) from None
+        except DatabaseError as exc:  # not a database, or a damaged one
+            engine.dispose()
+            raise StoreError(
+                f"trace store {redact_url(url)!r} cannot be read: {exc.orig}; the file is not "
+                "a database or is damaged. Restore it from a backup, or point MILEAGE_DB_URL "
+                "at a new file."
+            ) from None
+        except StoreError:
+            engine.dispose()
+            raise
         return cls(engine)
 
     @property

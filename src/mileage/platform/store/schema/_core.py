@@ -96,6 +96,25 @@ collector_passes = Table(
     Index("ix_collector_passes_source_started", "source_id", "started_at"),
 )
 
+quarantine = Table(
+    "quarantine",
+    metadata,
+    _id(),
+    _fk("source_id", "sources.id", nullable=False, cascade=True),
+    #: ``run``, ``row``, ``file`` or ``experiment``: what was set aside.
+    Column("kind", String(32), nullable=False),
+    #: The record's id in its source (run id, row key, or file path relative to the source).
+    Column("record_id", String(512), nullable=False),
+    #: The field that broke the rule (``start_time``, ``metrics.loss``, ``meta.yaml``...).
+    Column("field", String(256), nullable=False),
+    #: The rule and a short, truncated view of the value.
+    Column("problem", Text, nullable=False),
+    Column("first_seen_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp, nullable=False),
+    Column("passes", Integer, nullable=False, default=1),
+    UniqueConstraint("source_id", "kind", "record_id", "field"),
+)
+
 experiments = Table(
     "experiments",
     metadata,

@@ -1,0 +1,89 @@
+"""A batch that could not be read (half-written by its producer) is read again by later runs,
+with a growing pause, and stops being retried after a bounded number of tries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from mileage.monitors import MonitorConfig, MonitorRunner, create_monitor
+from mileage.monitors._registry import MAX_READ_TRIES, checked_batches
+from mileage.platform.store import TraceStore
+from mileage.platform.store import schema as t
+
+
+@pytest.fixture
+def files(cancer, tmp_path: Path) -> dict[str, Path]:
+    """A reference and three batches of the real breast-cancer data, no model."""
+    ref = tmp_path / "ref.parquet"
+    cancer.reference.drop(columns=["label"]).to_parquet(ref)
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    held = cancer.held_out.drop(columns=["label"])
+    for i in range(3):
+        held.iloc[i * 75 : (i + 1) * 75].to_parquet(batches / f"2026-11-{20 + i}.parquet")
+    return {"ref": ref, "batches": batches}
+
+
+def _config(files: dict[str, Path]) -> MonitorConfig:
+    return MonitorConfig(
+        name="cancer",
+        reference_uri=str(files["ref"]),
+        batches_uri=str(files["batches"]),
+        id_column="id",
+        owner="oncology-ml",
+    )
+
+
+def _age_runs(store: TraceStore, hours: float) -> None:
+    """Move recorded runs into the past, as if the next run came later."""
+    with store.begin() as conn:
+        for run_id, started in conn.execute(
+            select(t.monitor_runs.c.id, t.monitor_runs.c.started_at)
+        ):
+            conn.execute(
+                update(t.monitor_runs)
+                .where(t.monitor_runs.c.id == run_id)
+                .values(started_at=started - timedelta(hours=hours))
+            )
+
+
+def test_half_written_batch_is_retried_on_later_runs(
+    sqlite_store: TraceStore, files: dict[str, Path], tmp_path: Path
+) -> None:
+    good = files["batches"] / "2026-11-22.parquet"
+    complete = good.read_bytes()
+    late = files["batches"] / "2026-11-23.parquet"
+    late.write_bytes(complete[:3000])  # the producer is still writing
+    create_monitor(sqlite_store, _config(files))
+    first = {r.batch_id: r for r in MonitorRunner(sqlite_store, "cancer", home=tmp_path).run()}
+    (finding,) = first["2026-11-23"].findings
+    assert finding.check == "read_batch" and f"try 1 of {MAX_READ_TRIES}" in finding.message
+    late.write_bytes(complete)  # the write finished
+    second = MonitorRunner(sqlite_store, "cancer", home=tmp_path).run()
+    assert [r.batch_id for r in second] == ["2026-11-23"]
+    assert not any(f.check == "read_batch" for f in second[0].findings)
+    assert checked_batches(sqlite_store, 1)["2026-11-23"]["checked"]
+
+
+def test_unreadable_batch_backs_off_then_stops_after_bounded_tries(
+    sqlite_store: TraceStore, files: dict[str, Path], tmp_path: Path
+) -> None:
+    (files["batches"] / "2026-11-23.parquet").write_bytes(b"never a parquet file")
+    create_monitor(sqlite_store, _config(files))
+    runner = MonitorRunner(sqlite_store, "cancer", home=tmp_path)
+    assert len(runner.run()) == 4  # three good batches and the unreadable one
+    messages = []
+    for _ in range(MAX_READ_TRIES - 1):
+        again = MonitorRunner(sqlite_store, "cancer", home=tmp_path).run()
+        assert [r.batch_id for r in again] == ["2026-11-23"]
+        messages.append(again[0].findings[0].message)
+        # right after a failed try the pause has not passed: nothing to do
+        if len(messages) > 1:
+            assert MonitorRunner(sqlite_store, "cancer", home=tmp_path).run() == []
+        _age_runs(sqlite_store, hours=24)
+    assert "no longer retried" in messages[-1] and "--batch 2026-11-23" in messages[-1]
+    assert MonitorRunner(sqlite_store, "cancer", home=tmp_path).run() == []
