@@ -1,4 +1,16 @@
-"""Helpers shared by the benchmark scripts: the machine, peak memory, tables, results files."""
+"""Helpers shared by the benchmark scripts: the machine, peak memory, tables, results files.
+
+Every script imports them the same way, so it runs both as ``python benchmarks/<name>.py`` and
+as ``python -m benchmarks.<name>``::
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
+
+    from benchmarks._common import machine, table, write_results
+
+Every script has a ``--quick`` mode: the same code path on tiny sizes, a smoke test that
+``make test`` runs. Its results go to ``benchmarks/results/<name>_quick.json`` (not committed),
+so a smoke run never overwrites the measured numbers.
+"""
 
 from __future__ import annotations
 
@@ -72,10 +84,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def write_results(name: str, payload: dict[str, Any]) -> Path:
-    """Write ``benchmarks/results/<name>.json``."""
+def results_path(name: str, *, quick: bool = False) -> Path:
+    """``benchmarks/results/<name>.json``, or ``<name>_quick.json`` for a ``--quick`` run."""
+    return RESULTS / f"{name}_quick.json" if quick else RESULTS / f"{name}.json"
+
+
+def write_results(name: str, payload: dict[str, Any], *, quick: bool = False) -> Path:
+    """Write ``benchmarks/results/<name>.json`` (``<name>_quick.json`` when ``quick``)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    path = results_path(name, quick=quick)
     path.write_text(json.dumps(payload, indent=1, default=str, allow_nan=True) + "\n")
     return path
 

@@ -49,40 +49,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-try:
-    from benchmarks._common import machine, machine_line, table, write_results
-    from benchmarks.monitor_faults import (
-        FAULTS,
-        Setup,
-        inject,
-        load_datasets,
-        prepare,
-        sequences,
-        with_predictions,
-    )
-except ModuleNotFoundError:  # run as a script: python benchmarks/alert_fatigue.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import machine, machine_line, table, write_results
-    from benchmarks.monitor_faults import (
-        FAULTS,
-        Setup,
-        inject,
-        load_datasets,
-        prepare,
-        sequences,
-        with_predictions,
-    )
-
 from sqlalchemy import insert, select
 
+# The repository root, so that `python benchmarks/<name>.py` finds the `benchmarks` package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import machine, machine_line, table, write_results
+from benchmarks.monitor_faults import (
+    FAULTS,
+    Setup,
+    inject,
+    load_datasets,
+    prepare,
+    sequences,
+    with_predictions,
+)
 from mileage.monitors import check_batch
-from mileage.monitors._check import judge_performance
-from mileage.monitors._drift import DriftOptions
-from mileage.monitors._findings import BatchReport, Severity
-from mileage.monitors._inbox import accept_suggestion, dismiss_suggestion
-from mileage.monitors._models import ResolvedModel
-from mileage.monitors._performance import compute_baseline
 from mileage.monitors._registry import (
     MonitorRecord,
     add_monitor,
@@ -91,9 +73,15 @@ from mileage.monitors._registry import (
     save_report,
 )
 from mileage.monitors._respond import respond
-from mileage.monitors.alerts import POLICY, resolve_alert
-from mileage.monitors.routing import Message, MlflowRouter
-from mileage.monitors.suggest import no_warm_starts
+from mileage.monitors.alerts._inbox import accept_suggestion, dismiss_suggestion
+from mileage.monitors.alerts._policy import POLICY, resolve_alert
+from mileage.monitors.alerts._routing import Message, MlflowRouter
+from mileage.monitors.alerts._suggest import no_warm_starts
+from mileage.monitors.checks._check import judge_performance
+from mileage.monitors.checks._drift import DriftOptions
+from mileage.monitors.checks._findings import BatchReport, Severity
+from mileage.monitors.checks._models import ResolvedModel
+from mileage.monitors.checks._performance import compute_baseline
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
 from mileage.platform.store import schema as t
@@ -909,7 +897,9 @@ def tables(s: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer batches (smoke run)")
+    parser.add_argument(
+        "--quick", action="store_true", help="two small data sets, fewer batches (smoke run)"
+    )
     parser.add_argument("--clean", type=int, default=30)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--days", type=int, default=7)
@@ -919,6 +909,7 @@ def main() -> None:
     args.benign, args.benign_rows = 20, 20_000  # drawn (to keep monitor_faults' draws), not checked
     if args.quick:
         args.clean, args.reps, args.days, args.week_pipelines = 4, 1, 5, 10
+        args.datasets = args.datasets or ["weather", "cars"]  # the two smallest
     info = machine()
     started = time.perf_counter()
     datasets = [d for d in load_datasets() if not args.datasets or d.name in args.datasets]
@@ -948,7 +939,7 @@ def main() -> None:
         "seconds": seconds,
         "records": {"faults": part12["faults"], "week": part3["pipelines"]},
     }
-    path = write_results("alert_fatigue", payload)
+    path = write_results("alert_fatigue", payload, quick=args.quick)
     print(machine_line(info))
     print(f"data: {', '.join(d.name for d in datasets)} (real, from installed packages)")
     print(tables(result))

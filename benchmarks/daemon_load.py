@@ -63,6 +63,9 @@ after the daemon's phase:
 Run: ``python benchmarks/daemon_load.py`` (about 10 minutes); ``--quick`` is a smoke run of
 under a minute (40 monitors, clock x50, one baseline) that writes
 ``benchmarks/results/daemon_load_quick.json`` instead of ``daemon_load.json``.
+``--tracemalloc`` takes heap snapshots at the start of the steady state and at the end of the
+daemon's phase and prints the allocation sites that grew most (it slows the process: use it to
+find what grows, not for the table).
 """
 
 from __future__ import annotations
@@ -89,9 +92,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The repository root, so that `python benchmarks/<name>.py` finds the `benchmarks` package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import machine, machine_line, rss_bytes, table, write_results
+from benchmarks._common import machine, machine_line, rss_bytes, table, write_results
 
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -213,6 +217,45 @@ def feed(fleet: Fleet, chosen: dict[str, str], batch_id: str) -> None:
         os.link(fleet.pool[kind], fleet.batches[name] / f"{batch_id}.parquet")
 
 
+class Heap:
+    """``tracemalloc`` snapshots at the start of the steady state and at the end of a phase:
+    which allocation sites grew (``--tracemalloc``; slows the process, so figures taken with
+    it are for finding leaks, not for the table)."""
+
+    def __init__(self, frames: int = 8) -> None:
+        import tracemalloc
+
+        self.frames = frames
+        self.first: Any = None
+        self.last: Any = None
+        tracemalloc.start(frames)
+
+    def take(self) -> Any:
+        import gc
+        import tracemalloc
+
+        gc.collect()
+        return tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)]
+        )
+
+    def growth(self, top: int = 15) -> list[dict[str, Any]]:
+        """The ``top`` allocation sites (by traceback) that grew most between the snapshots."""
+        if self.first is None or self.last is None:
+            return []
+        stats = self.last.compare_to(self.first, "traceback")
+        out = []
+        for stat in stats[:top]:
+            out.append(
+                {
+                    "kib": round(stat.size_diff / 1024, 1),
+                    "blocks": stat.count_diff,
+                    "where": [f"{f.filename}:{f.lineno}" for f in stat.traceback][-self.frames :],
+                }
+            )
+        return out
+
+
 class Feeder:
     """Before every slot, new batches for a random share of the pipelines."""
 
@@ -221,8 +264,16 @@ class Feeder:
         self.rng = random.Random(seed)
         self.fed = 0
         self.faulty = 0
+        self.heap: Heap | None = None
+        self.calls = 0
+        self.cycles = 0
 
     def __call__(self, label: str) -> None:
+        self.calls += 1
+        if self.heap is not None and self.calls == 2:  # the steady state starts
+            self.heap.first = self.heap.take()
+        if self.heap is not None and self.calls == self.cycles:
+            self.heap.last = self.heap.take()
         count = max(1, round(self.share * len(self.fleet.names)))
         faulty = round(self.fault_share * count)
         picked = self.rng.sample(self.fleet.names, count)
@@ -435,7 +486,7 @@ def run_mileage(
     """The daemon's real path (``run_forever``) with the monitor jobs' cadence scaled."""
     from sqlalchemy import select
 
-    from mileage.platform import daemon as daemon_module
+    import mileage.daemon as daemon_module
     from mileage.platform.store import schema as t
 
     interval = CADENCE_SECONDS / speedup
@@ -456,10 +507,13 @@ def run_mileage(
 
         return jobs
 
-    saved = daemon_module.PROVIDERS
-    daemon_module.PROVIDERS = [scaled(p) for p in saved]
     registry = MeteredRegistry.create()
-    daemon = LoadDaemon(settings, fleet.store, registry=registry)
+    daemon = LoadDaemon(
+        settings,
+        fleet.store,
+        registry=registry,
+        providers=[scaled(p) for p in daemon_module.PROVIDERS],
+    )
     warnings_log = WarningLog()
     bare = BareRegistry()
     try:
@@ -509,7 +563,6 @@ def run_mileage(
             if s.name.endswith("_total") and s.labels.get("status") == "skipped"
         )
     finally:
-        daemon_module.PROVIDERS = saved
         daemon.close()
         bare.close()
     runs = [
@@ -550,7 +603,8 @@ def scrape_breakdown(registry: Any, store: Any, repeat: int = 5) -> dict[str, An
     and the largest metric families."""
     from prometheus_client import generate_latest
 
-    from mileage.platform.daemon import METRIC_SOURCES, JobsSource
+    from mileage.daemon._health import JobsSource
+    from mileage.daemon._jobs import METRIC_SOURCES
     from mileage.platform.metrics import StoreCollector
 
     store_only = StoreCollector(
@@ -862,7 +916,7 @@ def scrape_summary(scrapes: list[dict[str, Any]], since: float) -> dict[str, Any
 # -- main --------------------------------------------------------------------------------------
 
 
-def main() -> int:
+def main() -> int:  # noqa: PLR0915 - argument parsing and the report table
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="40 monitors, short phases")
     parser.add_argument("--monitors", type=int, default=None)
@@ -878,6 +932,11 @@ def main() -> int:
     parser.add_argument("--history-days", type=float, default=None)
     parser.add_argument("--scrape-period", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="report the allocation sites that grew over the daemon's steady state",
+    )
     parser.add_argument(
         "--out", default=None, help="results name (default daemon_load, daemon_load_quick)"
     )
@@ -921,16 +980,29 @@ def main() -> int:
     )
     jobs = [f"monitor:{n}" for n in fleet.names]
     phases: list[Phase] = []
+    feeder = Feeder(fleet, share, args.fault_share, args.seed)
+    if args.tracemalloc:
+        feeder.heap, feeder.cycles = Heap(), cycles
     phases.append(
         run_mileage(
             fleet,
             settings,
             speedup=speedup,
             cycles=cycles,
-            feeder=Feeder(fleet, share, args.fault_share, args.seed),
+            feeder=feeder,
             scrape_period=args.scrape_period,
         )
     )
+    heap_growth: list[dict[str, Any]] = []
+    if feeder.heap is not None:
+        import tracemalloc
+
+        heap_growth = feeder.heap.growth()
+        tracemalloc.stop()
+        for g in heap_growth:
+            print(
+                f"heap {g['kib']:+9.1f} KiB {g['blocks']:+7d} blocks  {' < '.join(g['where'][::-1][:4])}"
+            )
     print(f"{phases[-1].name}: done", flush=True)
     baselines = (args.baselines or ("plain" if quick else "plain,defaults")).split(",")
     for n, kind in enumerate(baselines, start=1):
@@ -1073,6 +1145,7 @@ def main() -> int:
         "scrape_cpu_ms": scrape_cpu * 1000,
         "quiet_scrape": quiet,
         "scrape_errors": ours.extra["scrape_errors"],
+        "heap_growth": heap_growth,
         "skipped_claims": ours.extra["skipped_claims"],
         "ratios": {"cpu_per_cycle_daemon_over_plain": ratio_cpu},
         "series": {

@@ -38,12 +38,10 @@ from typing import Any
 
 import numpy as np
 
-try:
-    from benchmarks._common import machine, machine_line, table, write_results
-except ModuleNotFoundError:  # run as a script: python benchmarks/materialize.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import machine, machine_line, table, write_results
+# The repository root, so that `python benchmarks/<name>.py` finds the `benchmarks` package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import machine, machine_line, table, write_results
 from mileage.metalearner.examples import EXAMPLES, Config, Example
 from mileage.metalearner.executor import run
 from mileage.metalearner.materialize import (
@@ -419,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "results": results,
     }
-    path = write_results("materialize", payload)
+    path = write_results("materialize", payload, quick=args.quick)
     print(f"results: {path}")
     return 0
 

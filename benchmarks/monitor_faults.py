@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
-import platform as pf
 import resource
 import sys
 import time
@@ -54,12 +52,15 @@ import pandas as pd
 os.environ.setdefault("DO_NOT_TRACK", "1")
 warnings.simplefilter("ignore")
 
-from mileage.monitors import MonitorConfig, check_batch, infer_suite  # noqa: E402
-from mileage.monitors._drift import DriftOptions, drift_batch, drift_columns  # noqa: E402
-from mileage.monitors._findings import BatchReport, Severity  # noqa: E402
-from mileage.monitors._validation import validate_batch  # noqa: E402
+# The repository root, so that `python benchmarks/<name>.py` finds the `benchmarks` package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-RESULTS = Path(__file__).resolve().parent / "results" / "monitor_faults.json"
+from benchmarks._common import machine, machine_line, table, write_results  # noqa: E402
+from mileage.monitors import MonitorConfig, check_batch, infer_suite  # noqa: E402
+from mileage.monitors.checks._drift import DriftOptions, drift_batch, drift_columns  # noqa: E402
+from mileage.monitors.checks._findings import BatchReport, Severity  # noqa: E402
+from mileage.monitors.checks._validation import validate_batch  # noqa: E402
+
 FAULTS = (
     "missing_column",
     "null_burst",
@@ -520,50 +521,67 @@ def throughput(rows: int) -> dict[str, Any]:
     }
 
 
-def machine() -> dict[str, Any]:
-    return {
-        "python": pf.python_version(),
-        "system": f"{pf.system()} {pf.machine()}",
-        "cpus": os.cpu_count(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "note": "2 cores shared with other jobs running tests at the same time; timings are noisy",
-    }
-
-
-def table(summary: dict[str, Any]) -> str:
-    lines = [
-        "| batches | n | ours: recall | ours: right column | Evidently preset: recall (any column) | Evidently: right column | Evidently: dataset drift |",
-        "|---|---|---|---|---|---|---|",
-    ]
+def tables(summary: dict[str, Any]) -> str:
+    """Recall per fault, then false alarms per 100 batches, ours beside Evidently's preset."""
+    faults = []
     for key in (*FAULTS, "all faults"):
         if key not in summary:
             continue
         s = summary[key]
         err = f" ({s['evidently_errors']} errors)" if s["evidently_errors"] else ""
-        lines.append(
-            f"| {key.replace('_', ' ')} | {s['batches']} | {s['ours_recall']:.2f} | {s['ours_right_column']:.2f} | "
-            f"{s['evidently_recall']:.2f}{err} | {s['evidently_right_column']:.2f} | {s['evidently_dataset_recall']:.2f} |"
+        faults.append(
+            [
+                key.replace("_", " "),
+                s["batches"],
+                f"{s['ours_recall']:.2f}",
+                f"{s['ours_right_column']:.2f}",
+                f"{s['evidently_recall']:.2f}{err}",
+                f"{s['evidently_right_column']:.2f}",
+                f"{s['evidently_dataset_recall']:.2f}",
+            ]
         )
-    lines += [
-        "",
-        "| batches | n | ours: false alarms / 100 | Evidently preset: false alarms / 100 (any column) | Evidently: dataset drift / 100 |",
-        "|---|---|---|---|---|",
+    alarms = [
+        [
+            key,
+            summary[key]["batches"],
+            f"{summary[key]['ours_false_alarms_per_100']:.1f}",
+            f"{summary[key]['evidently_false_alarms_per_100']:.1f}",
+            f"{summary[key]['evidently_dataset_false_alarms_per_100']:.1f}",
+        ]
+        for key in ("clean", "benign", "real_change")
+        if key in summary
     ]
-    for key in ("clean", "benign", "real_change"):
-        if key not in summary:
-            continue
-        s = summary[key]
-        lines.append(
-            f"| {key} | {s['batches']} | {s['ours_false_alarms_per_100']:.1f} | "
-            f"{s['evidently_false_alarms_per_100']:.1f} | {s['evidently_dataset_false_alarms_per_100']:.1f} |"
-        )
-    return "\n".join(lines)
+    one = table(
+        [
+            "batches",
+            "n",
+            "ours: recall",
+            "ours: right column",
+            "Evidently preset: recall (any column)",
+            "Evidently: right column",
+            "Evidently: dataset drift",
+        ],
+        faults,
+    )
+    two = table(
+        [
+            "batches",
+            "n",
+            "ours: false alarms / 100",
+            "Evidently preset: false alarms / 100 (any column)",
+            "Evidently: dataset drift / 100",
+        ],
+        alarms,
+    )
+    return one + "\n\n" + two
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="fewer batches, smaller throughput batch"
+        "--quick",
+        action="store_true",
+        help="two small data sets, fewer batches, smaller throughput batch (smoke run)",
     )
     parser.add_argument("--clean", type=int, default=30, help="clean batches per data set")
     parser.add_argument("--benign", type=int, default=20, help="benign batches per data set")
@@ -575,6 +593,7 @@ def main() -> None:
     if args.quick:
         args.clean, args.benign, args.reps, args.benign_rows = 6, 3, 2, 5_000
         args.throughput_rows = 100_000
+        args.datasets = args.datasets or ["weather", "cars"]  # the two smallest
     started = time.perf_counter()
     rng = np.random.default_rng(2026)
     info = machine()
@@ -585,7 +604,7 @@ def main() -> None:
     summary = summarise(records)
     print("throughput ...", file=sys.stderr)
     speed = throughput(args.throughput_rows)
-    info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out = {
         "benchmark": "monitor_faults",
         "machine": info,
@@ -598,13 +617,10 @@ def main() -> None:
         "seconds": round(time.perf_counter() - started, 1),
         "records": records,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=1, default=str) + "\n")
-    print(
-        f"machine: {info['system']}, {info['cpus']} cores shared with other jobs (load {info['load_average']} -> {info['load_average_end']}), Python {info['python']}"
-    )
+    path = write_results("monitor_faults", out, quick=args.quick)
+    print(machine_line(info))
     print(f"data: {', '.join(d.name for d in datasets)} (real, from installed packages)")
-    print(table(summary))
+    print(tables(summary))
     print()
     print(
         f"throughput on a SYNTHETIC {speed['rows']:,} x {speed['columns']} batch: validation "
@@ -613,7 +629,7 @@ def main() -> None:
         f"{speed['drift_sample_rows']:,} rows), total {speed['total_seconds']} s; peak RSS "
         f"{speed['peak_rss_mb_after']} MB (batch frame {speed['frame_mb']} MB)"
     )
-    print(f"written {RESULTS} in {out['seconds']} s")
+    print(f"written {path} in {out['seconds']} s")
 
 
 if __name__ == "__main__":

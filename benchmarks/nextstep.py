@@ -35,12 +35,10 @@ from typing import Any
 
 import numpy as np
 
-try:
-    from benchmarks._common import machine, machine_line, table, write_results
-except ModuleNotFoundError:  # run as a script: python benchmarks/nextstep.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import machine, machine_line, table, write_results
+# The repository root, so that `python benchmarks/<name>.py` finds the `benchmarks` package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import machine, machine_line, table, write_results
 from mileage.metalearner.examples import EXAMPLES
 from mileage.metalearner.executor import SOURCE_KIND, run
 from mileage.metalearner.materialize import DirectoryCache
@@ -229,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "detail": detail,
         "mixes": {k: vars(v) for k, v in MIXES.items()},
     }
-    path = write_results("nextstep", payload)
+    path = write_results("nextstep", payload, quick=args.quick)
     print(f"results: {path}  ({time.perf_counter() - started:.0f}s)")
     return 0
 

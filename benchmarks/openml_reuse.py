@@ -16,6 +16,9 @@ For contrast it also measures the recorded HPO trace (``misc/trace.arff``, 500 i
 an automated random search on task 11): consecutive configurations of a search, not a
 person's iterations.
 
+``--quick`` is the smoke run: the offline measurement (or at most 50 runs with ``--server``),
+written to ``benchmarks/results/openml_reuse_quick.json``.
+
 Prints a table, states the machine, writes ``benchmarks/results/openml_reuse.json``.
 """
 
@@ -23,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import os
-import platform as pf
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -34,6 +35,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+# The repository root, so that `python benchmarks/<name>.py` finds the `benchmarks` package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import machine, machine_line, write_results
 from mileage.collectors._iterations import stats
 from mileage.collectors.openml import OpenmlCollector, Selection
 from mileage.platform.store import TraceStore
@@ -42,7 +47,6 @@ from mileage.testing.data import shared_data_dir
 from mileage.testing.openml import RecordedOpenmlServer, recorded_selection
 
 SEED_SHARE = 0.80
-RESULTS = Path(__file__).resolve().parent / "results" / "openml_reuse.json"
 
 
 def _param_reuse(store: TraceStore) -> tuple[int, int]:
@@ -91,10 +95,10 @@ def measure_openml(
         store.close()
     return {
         "runs": report.runs_written + report.runs_unchanged,
-        "chains": summary["chains"],
-        "links": summary["links"],
-        "measured_links": summary["measured_links"],
-        "share_reusing_over_half_operators": summary["share_reusing_over_half"],
+        "chains": summary.chains,
+        "links": summary.links,
+        "measured_links": summary.measured_links,
+        "share_reusing_over_half_operators": summary.share_reusing_over_half,
         "measured_param_links": measured_params,
         "share_reusing_over_half_params": reusing_params / measured_params
         if measured_params
@@ -152,7 +156,10 @@ def main() -> None:
         "--uploader", type=int, action="append", default=[], help="user id (repeatable)"
     )
     parser.add_argument("--limit", type=int, default=None, help="at most this many runs")
+    parser.add_argument("--quick", action="store_true", help="at most 50 live runs (smoke run)")
     args = parser.parse_args()
+    if args.quick:
+        args.limit = min(args.limit or 50, 50)
 
     data = shared_data_dir() / "openml-responses"
     rows: list[tuple[str, dict[str, Any], str]] = []
@@ -185,14 +192,10 @@ def main() -> None:
     elif not args.server:
         raise SystemExit(f"{data} is missing: set MILEAGE_SHARED_DATA, or pass --server and --task")
 
-    machine = (
-        f"{pf.system()} {pf.machine()}, Python {pf.python_version()}, {os.cpu_count()} CPUs "
-        "(2 cores shared with other jobs)"
-    )
+    info = machine()
     header = f"{'sample':58} {'runs':>5} {'chains':>6} {'links':>5} {'ops > 1/2':>9} {'params > 1/2':>12}  note"
-    print(
-        f"R3: share of OpenML iterations reusing over half of the previous run (machine: {machine})"
-    )
+    print("R3: share of OpenML iterations reusing over half of the previous run")
+    print(machine_line(info))
     print(header)
     print("-" * len(header))
     for name, r, note in rows:
@@ -203,21 +206,18 @@ def main() -> None:
     print(
         f"{'seed paper (MILE/Helix, OpenML)':58} {'':>5} {'':>6} {'':>5} {'~80%':>9} {'':>12}  reported, not measured here"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "benchmark": "openml_reuse",
-                "requirement": "R3",
-                "machine": machine,
-                "seed_share_reusing_over_half": SEED_SHARE,
-                "samples": [{"name": n, "note": note, **r} for n, r, note in rows],
-            },
-            indent=2,
-        )
-        + "\n"
+    path = write_results(
+        "openml_reuse",
+        {
+            "benchmark": "openml_reuse",
+            "requirement": "R3",
+            "machine": info,
+            "seed_share_reusing_over_half": SEED_SHARE,
+            "samples": [{"name": n, "note": note, **r} for n, r, note in rows],
+        },
+        quick=args.quick,
     )
-    print(f"wrote {RESULTS}")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

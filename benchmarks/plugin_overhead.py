@@ -5,14 +5,16 @@ Measures, in one process and against a local SQLite tracking store:
     alternating on and off so both see the same machine load;
 (b) a scikit-learn Pipeline with a LightGBM model fitted on a 100,000 x 20 frame inside a run, on
     and off (data fingerprint, pipeline tag, LightGBM parameters and per-iteration metrics);
-(c) the data fingerprint alone on that frame.
+(c) the data fingerprint alone on that frame (the digest of the run's MLflow dataset input).
 The frame is synthetic (random numbers); only its size matters here.
 
-Run: ``python benchmarks/plugin_overhead.py``
+Run: ``python benchmarks/plugin_overhead.py`` (``--quick`` for a smoke run on a 10,000-row frame
+with few repetitions, written to ``benchmarks/results/plugin_overhead_quick.json``).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import statistics
@@ -22,9 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The repository root, so that `python benchmarks/<name>.py` finds the `benchmarks` package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import machine, table, write_results
+from benchmarks._common import machine, table, write_results
 
 
 def _timed(fn: Any, repeat: int) -> list[float]:
@@ -36,7 +39,16 @@ def _timed(fn: Any, repeat: int) -> list[float]:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000, help="rows of the synthetic frame")
+    parser.add_argument("--pairs", type=int, default=40, help="off/on pairs of empty runs")
+    parser.add_argument("--fit-pairs", type=int, default=15, help="off/on pairs of fitted runs")
+    parser.add_argument("--quick", action="store_true", help="10,000 rows, few pairs (smoke run)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.pairs, args.fit_pairs = 10_000, 4, 2
+    rows_label = f"{args.rows:,} x 20"
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     import lightgbm as lgb
@@ -46,7 +58,7 @@ def main() -> int:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from mileage.plugin._fingerprints import data_tags
+    from mileage.plugin._fingerprints import data_fingerprint
 
     info = machine()
     workdir = Path(tempfile.mkdtemp(prefix="mileage-plugin-bench-"))
@@ -54,7 +66,7 @@ def main() -> int:
     mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
     mlflow.set_experiment("overhead")
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame(rng.normal(size=(100_000, 20)), columns=[f"f{i}" for i in range(20)])
+    frame = pd.DataFrame(rng.normal(size=(args.rows, 20)), columns=[f"f{i}" for i in range(20)])
     target = (frame.f0 + rng.normal(scale=0.5, size=len(frame)) > 0).astype(int)
     valid_x, valid_y = frame[:5000], target[:5000]
 
@@ -85,9 +97,9 @@ def main() -> int:
     empty_run()  # warm up: hooks installed, git and package metadata read once
     fit_run()
     results: dict[str, Any] = {}
-    results["start_run_off"], results["start_run_on"] = paired(empty_run, 40)
-    results["fit_off"], results["fit_on"] = paired(fit_run, 15)
-    results["fingerprint"] = _timed(lambda: data_tags(frame), 20)
+    results["start_run_off"], results["start_run_on"] = paired(empty_run, args.pairs)
+    results["fit_off"], results["fit_on"] = paired(fit_run, args.fit_pairs)
+    results["fingerprint"] = _timed(lambda: data_fingerprint(frame), 3 if args.quick else 20)
     med = {k: statistics.median(v) * 1000 for k, v in results.items()}
     start_overhead = statistics.median(
         [(b - a) * 1000 for a, b in zip(results["start_run_off"], results["start_run_on"])]
@@ -103,12 +115,17 @@ def main() -> int:
             f"{start_overhead:+.1f}",
         ],
         [
-            "Pipeline(StandardScaler, LGBMClassifier 20 trees).fit, 100,000 x 20, in a run",
+            f"Pipeline(StandardScaler, LGBMClassifier 20 trees).fit, {rows_label}, in a run",
             f"{med['fit_off']:.1f}",
             f"{med['fit_on']:.1f}",
             f"{fit_overhead:+.1f}",
         ],
-        ["data fingerprint of the 100,000 x 20 frame alone", "-", f"{med['fingerprint']:.1f}", "-"],
+        [
+            f"data fingerprint of the {rows_label} frame alone",
+            "-",
+            f"{med['fingerprint']:.1f}",
+            "-",
+        ],
     ]
     text = table(
         [
@@ -120,8 +137,8 @@ def main() -> int:
         rows,
     )
     per_run = start_overhead + fit_overhead
-    summary = f"plugin overhead per run (start_run plus one fit on 100,000 rows): {per_run:.1f} ms (target < 50 ms)"
-    print(f"machine: {info['cpu']}, {info['cores']} cores; data: synthetic 100,000 x 20 frame")
+    summary = f"plugin overhead per run (start_run plus one fit on {args.rows:,} rows): {per_run:.1f} ms (target < 50 ms)"
+    print(f"machine: {info['cpu']}, {info['cores']} cores; data: synthetic {rows_label} frame")
     print(text)
     print(summary)
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -129,13 +146,14 @@ def main() -> int:
         "plugin_overhead",
         {
             "benchmark": "plugin_overhead",
-            "data": "synthetic 100,000 x 20 normal frame",
+            "data": f"synthetic {rows_label} normal frame",
             "machine": info,
             "median_ms": med,
             "overhead_per_run_ms": per_run,
             "table": text,
             "summary": summary,
         },
+        quick=args.quick,
     )
     print(f"written {path}")
     return 0
