@@ -24,6 +24,8 @@ EXTRA_OF_MODULE = {
     "statsmodels": "demo",
     "pymfe": "metafeatures",
     "flaml": "flaml",
+    "dask": "dask",
+    "distributed": "dask",
 }
 
 

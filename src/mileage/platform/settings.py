@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         public_url: Base URL people open Mileage links from (an MLflow UI, say); alert
             notifications link a suggestion as ``<public_url>`` + the model version page when
             set, and name the CLI command otherwise.
+        dask_scheduler: A Dask scheduler address (``tcp://10.0.0.5:8786``) or ``local`` for
+            a ``distributed.LocalCluster`` on this machine: large batch checks, meta-learner
+            training and collection run on it (needs ``mileage[dask]``). Empty: everything
+            runs on this machine and nothing imports Dask.
+        large_batch_rows: Batches with more rows than this (Parquet files) are checked in
+            row groups, so a check's memory does not grow with the batch.
     """
 
     model_config = SettingsConfigDict(
@@ -163,6 +169,8 @@ class Settings(BaseSettings):
     alertmanager_push_interval_seconds: float = Field(default=60.0, gt=0)
     runbook_url: str = DEFAULT_RUNBOOK_URL
     public_url: str = ""
+    dask_scheduler: str = ""
+    large_batch_rows: int = Field(default=1_000_000, ge=1)
 
     @field_validator("alertmanager_url", "public_url")
     @classmethod
@@ -170,6 +178,17 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"must be an http(s) URL such as http://127.0.0.1:9093, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _check_scheduler(cls, value: str) -> str:
+        value = value.strip()
+        if value and value != "local" and "://" not in value:
+            raise ValueError(
+                "must be a scheduler address such as tcp://127.0.0.1:8786, or 'local' for a "
+                f"LocalCluster on this machine, got {value!r}"
+            )
+        return value
 
     @field_validator("runbook_url")
     @classmethod
