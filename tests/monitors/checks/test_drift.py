@@ -108,3 +108,23 @@ def test_columns_that_cannot_be_compared_are_skipped(randhie) -> None:
     report = BatchReport("t", "b")
     levels = drift_batch(ref, batch, columns, report, where="b")
     assert "lpi" not in levels and "disea" not in levels and "lncoins" in levels
+
+
+def test_direct_stat_tests_give_the_report_scores(randhie) -> None:
+    """The check calls Evidently's stat tests without a Report (no figures rendered); the
+    scores are exactly those of ``ValueDrift`` in a Report, shifted columns and missing values
+    included."""
+    from mileage.monitors.checks._drift import evidently_report_scores, evidently_scores
+
+    ref, pool, columns = randhie
+    batch = pool.sample(n=3000, random_state=2).reset_index(drop=True)
+    batch["lpi"] = batch["lpi"] + ref["lpi"].std()
+    batch.loc[::5, "idp"] = np.nan
+    batch.loc[::4, "health"] = "unknown"
+    chosen = {c: columns[c] for c in ("lpi", "idp", "lncoins", "health")}
+    options = DriftOptions()
+    direct = evidently_scores(ref, batch, chosen, options)
+    via_report = evidently_report_scores(ref, batch, chosen, options)
+    assert set(direct) == set(chosen)
+    assert direct == pytest.approx(via_report, abs=1e-12)
+    assert direct["lpi"] > 0.5 and direct["health"] > 0.1
