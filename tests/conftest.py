@@ -66,3 +66,18 @@ def mlflow_store(mlflow_template: BuiltStore, tmp_path: Path) -> BuiltStore:
 def agnias47() -> Path:
     """The real MLflow file store written by an older MLflow (106 runs)."""
     return require_shared_data("mlflow-history-agnias47", "mlruns")
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[object]:
+    """A 2-worker Dask LocalCluster (worker processes, one thread each) for the session."""
+    pytest.importorskip("distributed")
+    from distributed import Client
+
+    from mileage.platform.cluster import start_local_cluster
+
+    cluster = start_local_cluster(2, processes=True, memory_limit="2GiB")
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

@@ -905,7 +905,13 @@ def run(
     extra: dict[str, Any] = {"pipeline": name}
     with state.store() as store:
         with progress_reporter() as progress:
-            runner = MonitorRunner(store, name, home=state.settings().home, progress=progress)
+            runner = MonitorRunner(
+                store,
+                name,
+                home=state.settings().home,
+                progress=progress,
+                large_batch_rows=state.settings().large_batch_rows,
+            )
             reports = runner.run(batch, as_of=as_of)
         if alerts:
             response = respond(store, name, settings=state.settings())

@@ -140,7 +140,9 @@ def monitor_cycle(
     """The ``monitor:<name>`` job: check new batches, then :func:`respond`."""
     from mileage.monitors._runner import MonitorRunner
 
-    reports = MonitorRunner(store, pipeline, home=settings.home).run()
+    reports = MonitorRunner(
+        store, pipeline, home=settings.home, large_batch_rows=settings.large_batch_rows
+    ).run()
     response = respond(
         store,
         pipeline,

@@ -37,6 +37,7 @@ from mileage.monitors.checks._check import (
     reference_with_predictions,
 )
 from mileage.monitors.checks._findings import BatchReport, Finding, Severity
+from mileage.monitors.checks._large import check_parquet, check_parquet_on_dask, parquet_rows
 from mileage.monitors.checks._models import ResolvedModel, resolve_model
 from mileage.monitors.checks._slo import apply_slo_state
 from mileage.monitors.checks._sources import (
@@ -143,12 +144,24 @@ class MonitorRunner:
         name: Monitor name.
         home: Mileage's home folder (prediction files go under ``monitors/<name>``).
         progress: Progress reporting.
+        large_batch_rows: Parquet batches with more rows are checked in row groups (bounded
+            memory); None: every batch is read whole.
+        client: A ``distributed.Client``: large batches are checked on its cluster.
     """
 
     def __init__(
-        self, store: TraceStore, name: str, *, home: Path, progress: Progress | None = None
+        self,
+        store: TraceStore,
+        name: str,
+        *,
+        home: Path,
+        progress: Progress | None = None,
+        large_batch_rows: int | None = None,
+        client: Any = None,
     ) -> None:
         self.store = store
+        self.large_batch_rows = large_batch_rows
+        self.client = client
         self.record = get_monitor(store, name)
         self.config = self.record.config
         self.home = home
@@ -234,6 +247,9 @@ class MonitorRunner:
     ) -> BatchReport:
         started = utcnow()
         name = self.config.name
+        large = self._check_large(source, batch_id, reference, started)
+        if large is not None:
+            return large
         try:
             batch = source.read(batch_id)
         except DataError as exc:
@@ -299,6 +315,49 @@ class MonitorRunner:
             self.predictions_dir.mkdir(parents=True, exist_ok=True)
             predictions.to_parquet(self.predictions_dir / f"{_safe(batch_id)}.parquet")
         self._slo_state(report)
+        save_report(
+            self.store,
+            self.record,
+            report,
+            kind="check",
+            suite_version=self.suite_version,
+            started_at=started,
+        )
+        return report
+
+    def _check_large(
+        self, source: BatchSource, batch_id: str, reference: pd.DataFrame, started: Any
+    ) -> BatchReport | None:
+        """Check a Parquet batch larger than ``large_batch_rows`` in row groups (on the
+        cluster when there is a client); None for a batch read whole."""
+        if self.large_batch_rows is None and self.client is None:
+            return None
+        path = source.parquet_path(batch_id)
+        if path is None:
+            return None
+        try:
+            if parquet_rows(path) <= (self.large_batch_rows or 0):
+                return None
+        except DataError:
+            return None  # the whole read reports it, with its retries
+        history = drift_history(
+            self.store,
+            self.record.id,
+            exclude_batch=batch_id,
+            limit=self.config.drift_options().persistence - 1,
+        )
+        kwargs: dict[str, Any] = {
+            "reference": reference,
+            "suite": self.suite,
+            "config": self.config,
+            "batch_id": batch_id,
+            "pipeline": self.config.name,
+            "history": history,
+        }
+        if self.client is not None:
+            report = check_parquet_on_dask(self.client, path, **kwargs)
+        else:
+            report = check_parquet(path, **kwargs)
         save_report(
             self.store,
             self.record,

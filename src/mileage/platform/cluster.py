@@ -45,6 +45,7 @@ def start_local_cluster(
         processes=processes,
         host="127.0.0.1",
         dashboard_address=None,
+        scheduler_kwargs={"dashboard": False},
         memory_limit=memory_limit,
     )
 

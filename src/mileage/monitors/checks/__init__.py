@@ -14,6 +14,12 @@ from mileage.monitors.checks._check import MonitorConfig, cadence_seconds, check
 from mileage.monitors.checks._drift import DriftOptions, drift_batch
 from mileage.monitors.checks._duplicates import check_key_columns, duplicates_batch
 from mileage.monitors.checks._findings import BatchReport, Finding, Severity, Statistic
+from mileage.monitors.checks._large import (
+    ROWS_PER_PART,
+    check_parquet,
+    check_parquet_on_dask,
+    parquet_rows,
+)
 from mileage.monitors.checks._models import ModelError, ResolvedModel, resolve_model
 from mileage.monitors.checks._performance import (
     PerformanceOptions,
@@ -40,6 +46,7 @@ from mileage.monitors.checks._validation import validate_batch
 from mileage.monitors.checks.cadence import CadenceRecommendation, cadence_for_monitor
 
 __all__ = [
+    "ROWS_PER_PART",
     "BatchNotFoundError",
     "BatchReport",
     "BatchSource",
@@ -60,6 +67,8 @@ __all__ = [
     "cadence_seconds",
     "check_batch",
     "check_key_columns",
+    "check_parquet",
+    "check_parquet_on_dask",
     "check_suite",
     "current_state",
     "describe_slo",
@@ -69,6 +78,7 @@ __all__ = [
     "duplicates_batch",
     "infer_suite",
     "join_labels",
+    "parquet_rows",
     "performance_batch",
     "read_frame",
     "resolve_model",

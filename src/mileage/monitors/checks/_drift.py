@@ -152,7 +152,9 @@ def _summary(series: Any, kind: str) -> dict[str, Any]:
 
 def _as_category(series: Any) -> Any:
     """Categories compared by value: every value as text, missing values kept missing."""
-    return series.astype(object).where(series.notna(), None).map(lambda v: v if v is None else str(v))
+    return (
+        series.astype(object).where(series.notna(), None).map(lambda v: v if v is None else str(v))
+    )
 
 
 def evidently_scores(

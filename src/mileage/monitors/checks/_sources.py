@@ -269,6 +269,13 @@ class BatchSource:
             f"nearest ids: {', '.join(near) or 'none'}. Give one of those to --batch."
         )
 
+    def parquet_path(self, batch_id: str) -> Path | None:
+        """The file of ``batch_id`` when it is a Parquet file (which can be read in parts)."""
+        if is_sql(self.uri):
+            return None
+        path = self._files().get(batch_id)
+        return path if path is not None and path.suffix.lower() in (".parquet", ".pq") else None
+
     def read(self, batch_id: str) -> pd.DataFrame:
         """The rows of one batch.
 

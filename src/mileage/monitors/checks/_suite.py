@@ -446,7 +446,11 @@ def allowed_null_fraction(max_null_fraction: float, n_rows: int) -> float:
 
 
 def plan_checks(  # noqa: C901 - one branch per column spec field
-    spec: dict[str, Any], batch: pd.DataFrame, *, identifiers: tuple[str, ...] = ()
+    spec: dict[str, Any],
+    batch: pd.DataFrame,
+    *,
+    identifiers: tuple[str, ...] = (),
+    rows: int | None = None,
 ) -> tuple[list[PlannedCheck], dict[str, str]]:
     """Compile the suite for one batch.
 
@@ -454,10 +458,13 @@ def plan_checks(  # noqa: C901 - one branch per column spec field
     existence and type checks, so each fault fails exactly one expectation. Columns in
     ``identifiers`` (declared keys) get no value checks: their values are new in every batch.
 
+    ``batch`` may be a sample or an empty frame with the batch's columns and types when
+    ``rows`` gives the batch's size (a batch checked in partitions).
+
     Returns:
         The checks to run, and the columns skipped with the reason.
     """
-    n = len(batch)
+    n = len(batch) if rows is None else rows
     checks: list[PlannedCheck] = []
     skipped: dict[str, str] = {}
 

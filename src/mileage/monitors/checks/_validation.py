@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mileage.monitors.checks._evidence import ALPHA, miss_probability, share_lower
 from mileage.monitors.checks._findings import BatchReport, Finding, Severity
@@ -119,13 +119,77 @@ def _fmt(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+class Facts(Protocol):
+    """What a finding's message quotes about the batch: read from the whole frame
+    (:class:`FrameFacts`), or merged from the summaries of its partitions."""
+
+    @property
+    def n(self) -> int: ...
+
+    @property
+    def columns(self) -> list[str]: ...
+
+    def dtype(self, column: str) -> str | None: ...
+
+    def nulls(self, column: str) -> int: ...
+
+    def min_max(self, column: str) -> tuple[Any, Any]: ...
+
+    def new_values(self, column: str, value_set: list[Any]) -> dict[str, int]:
+        """Counts of the non-null values outside ``value_set``, as text, most frequent first."""
+        ...
+
+    def seen(self, column: str) -> set[str]:
+        """The column's values as text (at least those of the suite's domain and expected
+        values)."""
+        ...
+
+    def some_values(self, column: str, k: int) -> list[Any]: ...
+
+
+class FrameFacts:
+    """:class:`Facts` of a batch held in memory."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    @property
+    def n(self) -> int:
+        return len(self.frame)
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+    def dtype(self, column: str) -> str | None:
+        return str(self.frame[column].dtype) if column in self.frame.columns else None
+
+    def nulls(self, column: str) -> int:
+        return int(self.frame[column].isna().sum())
+
+    def min_max(self, column: str) -> tuple[Any, Any]:
+        series = self.frame[column]
+        return series.min(), series.max()
+
+    def new_values(self, column: str, value_set: list[Any]) -> dict[str, int]:
+        series = self.frame[column]
+        counts = series[~series.isin(value_set)].dropna().astype(str).value_counts()
+        return {str(k): int(v) for k, v in counts.items()}
+
+    def seen(self, column: str) -> set[str]:
+        return set(self.frame[column].dropna().astype(str).unique().tolist())
+
+    def some_values(self, column: str, k: int) -> list[Any]:
+        return list(self.frame[column].dropna().unique()[:k].tolist())
+
+
 @dataclass
 class _Failure:
     """One failed expectation and what its message needs: the batch, the result, the fix."""
 
     check: PlannedCheck
     result: dict[str, Any]
-    frame: pd.DataFrame
+    facts: Facts
     where: str
     name: str
     fix: str
@@ -141,7 +205,7 @@ class _Failure:
 
     @property
     def n(self) -> int:
-        return len(self.frame)
+        return self.facts.n
 
     def finding(
         self,
@@ -168,15 +232,15 @@ class _Failure:
 def _exists(f: _Failure) -> Finding:
     message = (
         f"{f.where}: column {f.column!r} is in the reference data but not in the batch "
-        f"({f.frame.shape[1]} columns received); add it upstream, or drop it from the "
+        f"({len(f.facts.columns)} columns received); add it upstream, or drop it from the "
         f"monitor with: mileage monitor edit {f.name} --drop-column {_shell_arg(str(f.column))}"
     )
-    f.evidence["columns_received"] = [str(c) for c in f.frame.columns[:50]]
+    f.evidence["columns_received"] = f.facts.columns[:50]
     return f.finding("present", 0, 1, message)
 
 
 def _type(f: _Failure) -> Finding:
-    observed = str(f.frame[f.column].dtype) if f.column in f.frame.columns else None
+    observed = f.facts.dtype(f.column)
     message = (
         f"{f.where}: column {f.column!r} has type {observed} but the reference has "
         f"{f.check.spec.get('type')} values; fix the type upstream (e.g. numbers written as "
@@ -194,7 +258,7 @@ def _rows(f: _Failure) -> Finding:
 
 def _nulls(f: _Failure) -> Finding:
     limit = 1 - float(f.check.kwargs["mostly"])
-    nulls = int(f.frame[f.column].isna().sum())
+    nulls = f.facts.nulls(f.column)
     message = (
         f"{f.where}: column {f.column!r} is {nulls / max(f.n, 1):.1%} null ({nulls:,} of "
         f"{f.n:,} rows); the reference allows at most {limit:.1%} for a batch this size; "
@@ -204,8 +268,8 @@ def _nulls(f: _Failure) -> Finding:
 
 
 def _bounds(f: _Failure) -> Finding:
-    series = f.frame[f.column]
-    f.evidence["observed"] = {"min": series.min(), "max": series.max()}
+    low, high = f.facts.min_max(f.column)
+    f.evidence["observed"] = {"min": low, "max": high}
     lo, hi = f.check.kwargs.get("min_value"), f.check.kwargs.get("max_value")
     message = (
         f"{f.where}: {f.count:,} values of column {f.column!r} ({(f.fraction or 0):.2%}) are "
@@ -239,15 +303,14 @@ def domain_severity(new_rows: int, n: int, reference_rows: int) -> tuple[Severit
 
 def _domain(f: _Failure) -> Finding:
     value_set = f.check.kwargs["value_set"]
-    column = f.frame[f.column]
-    counts = column[~column.isin(value_set)].dropna().astype(str).value_counts()
-    f.evidence["new_values"] = counts.head(EVIDENCE_VALUES).to_dict()
+    counts = f.facts.new_values(f.column, value_set)
+    f.evidence["new_values"] = dict(list(counts.items())[:EVIDENCE_VALUES])
     allowed = 1 - float(f.check.kwargs.get("mostly", 1.0))
     observed = f.check.spec.get("observed") or {}
     reference_rows = int(observed.get("rows") or f.reference_rows or 0)
-    count = int(counts.sum())
+    count = sum(counts.values())
     severity, low, missed = domain_severity(count, f.n, reference_rows)
-    seen = set(column.dropna().astype(str).unique().tolist())
+    seen = f.facts.seen(f.column)
     gone = [v for v in f.check.spec.get("expected") or [] if str(v) not in seen]
     f.evidence.update(
         reference_rows=reference_rows,
@@ -260,7 +323,7 @@ def _domain(f: _Failure) -> Finding:
         severity = f.check.severity
     elif gone and severity == Severity.WARNING:
         severity = Severity.BLOCKING  # a frequent category gone while new ones appear: renamed
-    examples = ", ".join(list(counts.index[:3]))
+    examples = ", ".join(list(counts)[:3])
     share = count / max(f.n, 1)
     head = (
         f"{f.where}: column {f.column!r} has {count:,} values ({share:.2%}) outside the "
@@ -297,8 +360,8 @@ def _domain(f: _Failure) -> Finding:
 
 def _expected(f: _Failure) -> Finding:
     value_set = f.check.kwargs["value_set"]
-    seen = set(f.frame[f.column].dropna().unique().tolist())
-    missing = [v for v in value_set if v not in seen]
+    seen = f.facts.seen(f.column)
+    missing = [v for v in value_set if str(v) not in seen]
     f.evidence["missing_values"] = missing[:20]
     f.evidence["n_missing"] = len(missing)
     message = (
@@ -313,7 +376,7 @@ def _expected(f: _Failure) -> Finding:
 def _cardinality(f: _Failure) -> Finding:
     observed = f.result.get("observed_value")
     minimum = f.check.kwargs.get("min_value")
-    f.evidence["values"] = f.frame[f.column].dropna().unique()[:EVIDENCE_VALUES].tolist()
+    f.evidence["values"] = f.facts.some_values(f.column, EVIDENCE_VALUES)
     ref = f.check.spec.get("observed") or {}
     rows, dominant = ref.get("rows"), ref.get("dominant_share")
     bound = None
@@ -391,7 +454,7 @@ _FINDINGS: dict[str, Callable[[_Failure], Finding]] = {
 def _finding(
     check: PlannedCheck,
     res: Any,
-    frame: pd.DataFrame,
+    facts: Facts,
     where: str,
     monitor: str | None,
     reference_rows: int | None = None,
@@ -406,7 +469,7 @@ def _finding(
     if rows:
         evidence["rows"] = rows[:EVIDENCE_VALUES]
     count = r.get("unexpected_count")
-    fraction = (count / len(frame)) if count is not None and len(frame) else None
+    fraction = (count / facts.n) if count is not None and facts.n else None
     exc = getattr(res, "exception_info", None) or {}
     if exc.get("raised_exception"):
         evidence["error"] = str(exc.get("exception_message"))[:300]
@@ -419,7 +482,7 @@ def _finding(
     failure = _Failure(
         check=check,
         result=r,
-        frame=frame,
+        facts=facts,
         where=where,
         name=name,
         fix=fix,
@@ -432,13 +495,13 @@ def _finding(
     return _FINDINGS.get(check.check, _other)(failure)
 
 
-def _statistic(check: PlannedCheck, res: Any, frame: pd.DataFrame) -> tuple[str, float] | None:
+def _statistic(check: PlannedCheck, res: Any, facts: Facts) -> tuple[str, float] | None:
     r = dict(res.result or {})
-    n = len(frame)
+    n = facts.n
     if check.check == "exists":
         return "present", float(bool(res.success))
     if check.check in ("nulls",):
-        return "null_fraction", float(frame[check.column].isna().mean()) if n else 0.0
+        return "null_fraction", facts.nulls(check.column) / n if n else 0.0
     if check.check in ("bounds", "domain") and r.get("unexpected_count") is not None:
         return "unexpected_fraction", r["unexpected_count"] / n if n else 0.0
     if check.check == "cardinality" and isinstance(r.get("observed_value"), int | float):
@@ -505,19 +568,41 @@ def validate_batch(
         )
     checks, skipped = plan_checks(suite, frame, identifiers=identifiers)
     results = run_expectations(frame, checks, id_column=id_column)
+    report_results(FrameFacts(frame), suite, report, checks, results, skipped, where, monitor)
+    report.seconds["validation"] = time.perf_counter() - started
+
+
+def report_results(
+    facts: Facts,
+    suite: dict[str, Any],
+    report: BatchReport,
+    checks: list[PlannedCheck],
+    results: dict[str, Any],
+    skipped: dict[str, str],
+    where: str,
+    monitor: str | None,
+) -> None:
+    """Statistics and findings of the checks' results (of one frame, or merged over the
+    partitions of a batch) added to ``report``."""
     for check in checks:
         res = results.get(check.key)
         if res is None:
             continue
-        stat = _statistic(check, res, frame)
+        stat = _statistic(check, res, facts)
         if stat is not None:
             report.stat("validation", check.column, stat[0], stat[1])
         if not res.success:
             rows = (suite.get("reference") or {}).get("rows")
-            report.add([_finding(check, res, frame, where, monitor, rows)])
+            report.add([_finding(check, res, facts, where, monitor, rows)])
     for column, reason in skipped.items():
         report.notes.append(f"value checks of {column!r} skipped: {reason}")
-    report.seconds["validation"] = time.perf_counter() - started
 
 
-__all__ = ["dtype_family", "run_expectations", "validate_batch"]
+__all__ = [
+    "Facts",
+    "FrameFacts",
+    "dtype_family",
+    "report_results",
+    "run_expectations",
+    "validate_batch",
+]
