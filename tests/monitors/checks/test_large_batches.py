@@ -63,7 +63,7 @@ def test_row_groups_find_what_the_whole_batch_shows(large_batches, name: str) ->
 
 
 def test_the_drift_sample_does_not_depend_on_the_partitioning(large_batches) -> None:
-    reference, suite, config, folder, _ = large_batches
+    reference, suite, _config, folder, _ = large_batches
     small = MonitorConfig(
         name="big", reference_uri="r", id_column="id", drift={"sample_rows": 5_000}
     )
@@ -83,8 +83,9 @@ def test_the_drift_sample_does_not_depend_on_the_partitioning(large_batches) -> 
         batch_id="b",
         rows_per_part=50_000,
     )
-    effects = lambda r: {
-        (s.column, s.statistic): s.value for s in r.statistics if s.check_kind == "drift"
-    }  # noqa: E731
+    def effects(r):
+        return {
+            (s.column, s.statistic): s.value for s in r.statistics if s.check_kind == "drift"
+        }
     assert effects(a) == effects(b)
     assert ("x1", "effect") in effects(a)

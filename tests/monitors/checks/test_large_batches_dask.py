@@ -52,7 +52,7 @@ def test_a_worker_killed_mid_job_is_retried_with_the_same_result(
     kwargs = dict(reference=reference, suite=suite, config=config, batch_id="bad")
     expected = check_parquet(path, **kwargs)
     parts, _ = plan_parts(path)
-    victim = list(dask_client.scheduler_info()["workers"])[0]
+    victim = next(iter(dask_client.scheduler_info()["workers"]))
     pid = dask_client.run(os.getpid, workers=[victim])[victim]
     killed: list[int] = []
     done = threading.Event()
