@@ -83,9 +83,9 @@ def test_the_drift_sample_does_not_depend_on_the_partitioning(large_batches) -> 
         batch_id="b",
         rows_per_part=50_000,
     )
+
     def effects(r):
-        return {
-            (s.column, s.statistic): s.value for s in r.statistics if s.check_kind == "drift"
-        }
+        return {(s.column, s.statistic): s.value for s in r.statistics if s.check_kind == "drift"}
+
     assert effects(a) == effects(b)
     assert ("x1", "effect") in effects(a)

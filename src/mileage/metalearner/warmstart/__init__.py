@@ -22,6 +22,11 @@ from mileage.metalearner.warmstart._configspace import (
     configuration_features,
     lightgbm_params_from_run,
 )
+from mileage.metalearner.warmstart._dask import (
+    export_training_table,
+    fit_on_dask,
+    fit_surrogate_on_dask,
+)
 from mileage.metalearner.warmstart._default import (
     DEFAULT_DIR,
     DEFAULT_SOURCE,
@@ -99,6 +104,9 @@ __all__ = [
     "configurations_document",
     "configurations_json",
     "enqueue_optuna",
+    "export_training_table",
+    "fit_on_dask",
+    "fit_surrogate_on_dask",
     "flaml_starting_points",
     "greedy_portfolio",
     "has_training_data",

@@ -204,7 +204,14 @@ class WarmStartRanker(BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any, *, configurations: Any = None) -> WarmStartRanker:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        configurations: Any = None,
+        surrogate_trainer: Any = None,
+    ) -> WarmStartRanker:
         """Learn from training tasks.
 
         Args:
@@ -214,6 +221,10 @@ class WarmStartRanker(BaseEstimator):
             configurations: Optional configuration features, shape
                 ``(n_configurations, n_config_features)``; enables the surrogate, which
                 fills unevaluated entries and ranks configurations never evaluated.
+            surrogate_trainer: Fits the surrogate instead of this process:
+                ``trainer(params, rounds, X, C, regret, observed)`` returns a LightGBM
+                ``Booster`` (:func:`~mileage.metalearner.warmstart.fit_on_dask` trains it on a
+                Dask cluster).
 
         Returns:
             self
@@ -259,7 +270,13 @@ class WarmStartRanker(BaseEstimator):
                     "pass one row of features per configuration."
                 )
             self.configuration_features_ = C
-            self.surrogate_ = self._fit_surrogate(X, C, regret, observed)
+            if surrogate_trainer is None:
+                self.surrogate_ = self._fit_surrogate(X, C, regret, observed)
+            else:
+                rounds = self.surrogate_estimators
+                self.surrogate_ = surrogate_trainer(
+                    self.surrogate_params(), rounds, X, C, regret, observed
+                )
         if (~observed).any():
             if configurations is not None:
                 rows, cols = np.nonzero(~observed)
@@ -384,17 +401,17 @@ class WarmStartRanker(BaseEstimator):
         rows, cols = np.nonzero(observed)
         features = np.hstack([X[rows], C[cols]])
         data = lgb.Dataset(features, regret[rows, cols], params={"verbose": -1})
-        return lgb.train(
-            _lgbm_params(
-                self,
-                num_leaves=15,
-                min_data_in_leaf=20,
-                bagging_fraction=0.8,
-                bagging_freq=1,
-                feature_fraction=0.8,
-            ),
-            data,
-            num_boost_round=self.surrogate_estimators,
+        return lgb.train(self.surrogate_params(), data, num_boost_round=self.surrogate_estimators)
+
+    def surrogate_params(self) -> dict[str, Any]:
+        """LightGBM parameters of the surrogate (the same on one machine and on Dask)."""
+        return _lgbm_params(
+            self,
+            num_leaves=15,
+            min_data_in_leaf=20,
+            bagging_fraction=0.8,
+            bagging_freq=1,
+            feature_fraction=0.8,
         )
 
     def _surrogate_predict(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
