@@ -77,9 +77,10 @@ def main() -> None:
             client.close()
             cluster.close()
         results.append(("Dask LocalCluster, 2 workers", seconds, None, worker_rss, on_dask))
-    found = lambda r: sorted(
-        {(f.check, str(f.column)) for f in r.findings if f.severity.label != "info"}
-    )
+
+    def found(r):
+        return sorted({(f.check, str(f.column)) for f in r.findings if f.severity.label != "info"})
+
     info = machine()
     rows_out = [
         [

@@ -214,7 +214,7 @@ def _mostly(good: int, total: int, mostly: Any) -> bool:
 
 
 def _result(check: PlannedCheck, s: PartitionSummary) -> MergedResult | None:
-    kw, key, column = check.kwargs, check.key, check.column
+    kw, key, column = check.kwargs, check.key, check.column or ""
     if check.check == "rows":
         lo, hi = kw.get("min_value"), kw.get("max_value")
         ok = (lo is None or s.rows >= lo) and (hi is None or s.rows <= hi)
