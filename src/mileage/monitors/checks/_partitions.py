@@ -104,7 +104,7 @@ def _smallest(frame: pd.DataFrame, k: int) -> pd.DataFrame:
 
 
 def _column_summary(out: PartitionSummary, frame: pd.DataFrame, check: PlannedCheck) -> None:
-    column = check.column
+    column = check.column or ""
     series = frame[column]
     key = check.key
     if check.check == "type":
