@@ -91,6 +91,15 @@ class WarningLog:
     def __len__(self) -> int:
         return sum(self._counts.values())
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (a worker returns its warnings with what it read): all but the lock."""
+        with self._lock:
+            return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def lines(self) -> list[str]:
         """One line per kind: ``<kind> (<n>x, e.g. a, b)``."""
         return [

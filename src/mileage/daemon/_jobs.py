@@ -75,8 +75,11 @@ def run_collect(daemon: Daemon, spec: JobSpec) -> Mapping[str, Any]:
         raise ConfigError(
             f"job {spec.id}: source {spec.params['source_id']} is no longer in the trace store"
         )
+    from mileage.collectors.mlflow import collect_on
+
     collector = COLLECTOR_KINDS[src.kind](src.uri, daemon.settings)
-    report = collector.collect(daemon.store)
+    # read on a worker (processes here, or the cluster), written here: one writer per store
+    report = collect_on(daemon.store, collector, daemon.pool)
     daemon.metrics.rows_ingested.labels(src.kind).inc(report.runs_written)
     return {
         "runs_written": report.runs_written,
@@ -115,8 +118,14 @@ def run_monitor(daemon: Daemon, spec: JobSpec) -> Mapping[str, Any]:
     deliveries to its owner, all in this run (a fault reaches its owner in the same cycle)."""
     from mileage.monitors import monitor_cycle
 
+    pool = daemon.pool
     reports, response = monitor_cycle(
-        daemon.store, spec.params["name"], settings=daemon.settings, sleep=daemon._sleep
+        daemon.store,
+        spec.params["name"],
+        settings=daemon.settings,
+        sleep=daemon._sleep,
+        pool=pool,
+        client=getattr(pool, "client", None),
     )
     out = {
         "batches": len(reports),

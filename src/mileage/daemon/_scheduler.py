@@ -30,6 +30,7 @@ from mileage.daemon._jobs import (
     JobSpec,
 )
 from mileage.daemon._leader import LeaderLock
+from mileage.platform.cluster import TaskPool, open_task_pool
 from mileage.platform.errors import ConfigError, MileageError
 from mileage.platform.logs import iso_utc
 from mileage.platform.metrics import (
@@ -102,6 +103,8 @@ class Daemon:
             metalearner and monitor jobs, from the store's sources and monitors).
         runners: Job kind -> callable running one job of that kind (default: the three
             kinds above). Extra kinds are added by passing both.
+        pool: Where monitor checks and source reads run (see :attr:`pool`); None: made from
+            the settings on first use and closed by :meth:`close`.
 
     Example:
         >>> daemon = Daemon(Settings.load(), TraceStore.open("sqlite:///x.db"))  # doctest: +SKIP
@@ -117,8 +120,12 @@ class Daemon:
         sleep: Callable[[float], None] = time.sleep,
         providers: Sequence[JobProvider] | None = None,
         runners: Mapping[str, JobRunner] | None = None,
+        pool: TaskPool | None = None,
     ) -> None:
         self.settings = settings
+        self._pool = pool
+        self._owns_pool = pool is None
+        self._pool_lock = threading.Lock()
         self.providers: list[JobProvider] = list(PROVIDERS if providers is None else providers)
         self.runners: dict[str, JobRunner] = dict(RUNNERS if runners is None else runners)
         self.store = store
@@ -140,6 +147,29 @@ class Daemon:
         self._last_scrape: float | None = None
 
     # -- jobs ----------------------------------------------------------------------------
+
+    @property
+    def pool(self) -> TaskPool:
+        """Where jobs read and check: the Dask cluster of ``MILEAGE_DASK_SCHEDULER`` when
+        set, else local worker processes (``MILEAGE_DAEMON_PROCESSES``, one per core by
+        default). Jobs of many pipelines and sources run there at once; their results come
+        back here and the daemon alone writes them to the trace store."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = open_task_pool(
+                    self.settings.dask_scheduler,
+                    processes=self.settings.daemon_processes,
+                    what="the daemon's jobs on Dask",
+                )
+                log.info("jobs run on %s", self._pool.where)
+            return self._pool
+
+    def close_pool(self) -> None:
+        """Stop the worker processes (or the cluster client) the daemon made, if any."""
+        with self._pool_lock:
+            if self._owns_pool and self._pool is not None:
+                self._pool.close()
+                self._pool = None
 
     def specs(self) -> list[JobSpec]:
         """Every job the daemon should run now."""
@@ -588,6 +618,7 @@ class Daemon:
             self._http = None
         self.snapshot.stop()
         self.step_down(wait=False)
+        self.close_pool()
         if _ACTIVE is self:
             _ACTIVE = None
 

@@ -23,6 +23,7 @@ from mileage.monitors.alerts._suggest import (
     metalearner_warm_starts,
 )
 from mileage.monitors.checks._findings import BatchReport
+from mileage.platform.cluster import TaskPool
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore, utcnow
 
@@ -136,12 +137,23 @@ def monitor_cycle(
     warm_start: WarmStartProvider = metalearner_warm_starts,
     clock: Callable[[], datetime] = utcnow,
     sleep: Callable[[float], None] = time.sleep,
+    pool: TaskPool | None = None,
+    client: Any = None,
 ) -> tuple[list[BatchReport], RespondReport]:
-    """The ``monitor:<name>`` job: check new batches, then :func:`respond`."""
+    """The ``monitor:<name>`` job: check new batches, then :func:`respond`.
+
+    With a ``pool`` each batch is checked on it (worker processes or a cluster) and this
+    process writes the reports; with a ``client`` large batches are split over its cluster.
+    """
     from mileage.monitors._runner import MonitorRunner
 
     reports = MonitorRunner(
-        store, pipeline, home=settings.home, large_batch_rows=settings.large_batch_rows
+        store,
+        pipeline,
+        home=settings.home,
+        large_batch_rows=settings.large_batch_rows,
+        client=client,
+        pool=pool,
     ).run()
     response = respond(
         store,

@@ -48,6 +48,7 @@ from mileage.monitors.checks._sources import (
     read_frame,
 )
 from mileage.monitors.checks._suite import SuiteOptions, check_suite, infer_suite
+from mileage.platform.cluster import TaskPool
 from mileage.platform.errors import ConfigError, DataError
 from mileage.platform.progress import NullProgress, Progress
 from mileage.platform.store import TraceStore, utcnow
@@ -136,6 +137,79 @@ def _unreadable(pipeline: str | None, batch_id: str, exc: Exception) -> BatchRep
     return report
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchTask:
+    """Everything a check of one batch needs, read by the caller so a worker needs no store."""
+
+    source: BatchSource
+    batch_id: str
+    reference: pd.DataFrame
+    suite: dict[str, Any]
+    config: MonitorConfig
+    model: ResolvedModel | None
+    labels: pd.DataFrame | None
+    label_error: str | None
+    history: dict[str, list[int]]
+    as_of: Any
+    started: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchOutcome:
+    """What a check of one batch found, for the caller to write."""
+
+    batch_id: str
+    started: Any
+    report: BatchReport | None
+    predictions: pd.DataFrame | None = None
+    read_error: str | None = None
+
+
+def check_batch_task(task: BatchTask) -> BatchOutcome:
+    """Read and check one batch; writes nothing (runs in a worker process or on a cluster).
+
+    An unreadable batch is an outcome (``read_error``), not an exception: the caller counts
+    its tries and stores the finding.
+    """
+    try:
+        batch = task.source.read(task.batch_id)
+    except DataError as exc:
+        return BatchOutcome(task.batch_id, task.started, None, read_error=str(exc))
+    config = task.config
+    if config.timestamp_column == PREDICTED_AT:
+        batch = batch.assign(**{PREDICTED_AT: task.started})
+    report, predictions = check_batch(
+        batch,
+        reference=task.reference,
+        suite=task.suite,
+        config=config,
+        batch_id=task.batch_id,
+        pipeline=config.name,
+        model=task.model,
+        labels=task.labels,
+        history=task.history,
+        as_of=task.as_of,
+    )
+    if task.label_error:
+        report.add(
+            [
+                Finding(
+                    "performance",
+                    "read_labels",
+                    None,
+                    "readable",
+                    0,
+                    1,
+                    Severity.WARNING,
+                    f"monitor {config.name!r}: labels could not be read, performance was not "
+                    f"judged: {task.label_error}",
+                    {},
+                )
+            ]
+        )
+    return BatchOutcome(task.batch_id, task.started, report, predictions)
+
+
 class MonitorRunner:
     """Runs one registered monitor against its batch and label sources.
 
@@ -147,6 +221,9 @@ class MonitorRunner:
         large_batch_rows: Parquet batches with more rows are checked in row groups (bounded
             memory); None: every batch is read whole.
         client: A ``distributed.Client``: large batches are checked on its cluster.
+        pool: Where each batch is checked (worker processes or a cluster, see
+            :mod:`mileage.platform.cluster`); None: in this process. The reports are written
+            by this process either way.
     """
 
     def __init__(
@@ -158,8 +235,10 @@ class MonitorRunner:
         progress: Progress | None = None,
         large_batch_rows: int | None = None,
         client: Any = None,
+        pool: TaskPool | None = None,
     ) -> None:
         self.store = store
+        self.pool = pool
         self.large_batch_rows = large_batch_rows
         self.client = client
         self.record = get_monitor(store, name)
@@ -246,13 +325,35 @@ class MonitorRunner:
         as_of: Any,
     ) -> BatchReport:
         started = utcnow()
-        name = self.config.name
         large = self._check_large(source, batch_id, reference, started)
         if large is not None:
             return large
-        try:
-            batch = source.read(batch_id)
-        except DataError as exc:
+        task = BatchTask(
+            source=source,
+            batch_id=batch_id,
+            reference=reference,
+            suite=self.suite,
+            config=self._config_for_time(),
+            model=model,
+            labels=labels,
+            label_error=label_error,
+            history=drift_history(
+                self.store,
+                self.record.id,
+                exclude_batch=batch_id,
+                limit=self.config.drift_options().persistence - 1,
+            ),
+            as_of=as_of,
+            started=started,
+        )
+        # the check itself reads and computes only; whatever ran it, this process writes
+        outcome = self.pool.run(check_batch_task, task) if self.pool else check_batch_task(task)
+        return self._write(outcome, model)
+
+    def _write(self, outcome: BatchOutcome, model: ResolvedModel | None) -> BatchReport:
+        """Store what a check found: its predictions, SLO state and report (one writer)."""
+        name, batch_id, started = self.config.name, outcome.batch_id, outcome.started
+        if outcome.read_error is not None:
             tries = self._read_errors.get(batch_id, 0) + 1
             if tries < MAX_READ_TRIES:
                 note = f" (try {tries} of {MAX_READ_TRIES}: later runs read it again)"
@@ -261,59 +362,23 @@ class MonitorRunner:
                     f" (unreadable {tries} times: no longer retried; fix the file and run "
                     f"'mileage monitor run {shlex.quote(name)} --batch {shlex.quote(batch_id)}')"
                 )
-            report = _unreadable(name, batch_id, DataError(f"{exc}{note}"))
-            report.model_version = model.version if model else None
+            unreadable = _unreadable(name, batch_id, DataError(f"{outcome.read_error}{note}"))
+            unreadable.model_version = model.version if model else None
             save_report(
                 self.store,
                 self.record,
-                report,
+                unreadable,
                 kind="check",
                 suite_version=self.suite_version,
                 started_at=started,
-                error=str(exc)[:2000],
+                error=outcome.read_error[:2000],
             )
-            return report
-        history = drift_history(
-            self.store,
-            self.record.id,
-            exclude_batch=batch_id,
-            limit=self.config.drift_options().persistence - 1,
-        )
-        config = self._config_for_time()
-        if config.timestamp_column == PREDICTED_AT:
-            batch = batch.assign(**{PREDICTED_AT: started})
-        report, predictions = check_batch(
-            batch,
-            reference=reference,
-            suite=self.suite,
-            config=config,
-            batch_id=batch_id,
-            pipeline=name,
-            model=model,
-            labels=labels,
-            history=history,
-            as_of=as_of,
-        )
-        if label_error:
-            report.add(
-                [
-                    Finding(
-                        "performance",
-                        "read_labels",
-                        None,
-                        "readable",
-                        0,
-                        1,
-                        Severity.WARNING,
-                        f"monitor {name!r}: labels could not be read, performance was not "
-                        f"judged: {label_error}",
-                        {},
-                    )
-                ]
-            )
-        if predictions is not None:
+            return unreadable
+        report = outcome.report
+        assert report is not None  # a readable batch always has a report
+        if outcome.predictions is not None:
             self.predictions_dir.mkdir(parents=True, exist_ok=True)
-            predictions.to_parquet(self.predictions_dir / f"{_safe(batch_id)}.parquet")
+            outcome.predictions.to_parquet(self.predictions_dir / f"{_safe(batch_id)}.parquet")
         self._slo_state(report)
         save_report(
             self.store,

@@ -13,15 +13,23 @@ A process-based ``LocalCluster`` spawns its workers: a script that starts one mu
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack, contextmanager
+from typing import Any, Generic, Protocol, TypeVar
 
 from mileage.platform.errors import ConfigError
 from mileage.platform.extras import require
 
 LOCAL = "local"
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+log = logging.getLogger(__name__)
 
 
 def local_workers() -> int:
@@ -85,4 +93,179 @@ def dask_client(address: str, *, what: str = "running on Dask") -> Iterator[Any]
             cluster.close()
 
 
-__all__ = ["LOCAL", "dask_client", "local_workers", "start_local_cluster"]
+class TaskFuture(Protocol[T_co]):
+    """A submitted task (a ``concurrent.futures.Future`` or a ``distributed.Future``)."""
+
+    def result(self) -> T_co:
+        """Wait for the task; return or raise what it did."""
+        ...
+
+
+class TaskPool(Protocol):
+    """Where side-effect-free tasks run: worker processes here, or the workers of a cluster.
+
+    Tasks read (batches, sources) and return what they found; the caller writes it, so the
+    trace store has one writer whatever runs the tasks. A task whose worker dies is run again
+    (a task never writes, so running it twice is harmless).
+    """
+
+    #: Shown in logs: ``dask tcp://...`` or ``4 local processes``.
+    where: str
+
+    def submit(self, fn: Callable[..., T], /, *args: Any) -> TaskFuture[T]:
+        """Start ``fn(*args)``."""
+        ...
+
+    def run(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """``fn(*args)`` on a worker, waited for."""
+        ...
+
+    def close(self) -> None:
+        """Stop the workers (a cluster the pool did not start is left running)."""
+        ...
+
+
+class _Resubmitting(Generic[T]):
+    """A local task that is submitted again when its worker process died."""
+
+    def __init__(self, pool: ProcessTaskPool, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
+        self._pool, self._fn, self._args = pool, fn, args
+        self._executor, self._future = pool._submit(fn, args)
+
+    def result(self) -> T:
+        for attempt in range(1, self._pool.retries + 2):
+            try:
+                return self._future.result()
+            except BrokenProcessPool:
+                self._pool._replace(self._executor)
+                if attempt > self._pool.retries:
+                    raise
+                log.warning(
+                    "a worker process died while running %s; running it again (%d/%d)",
+                    getattr(self._fn, "__name__", self._fn),
+                    attempt,
+                    self._pool.retries,
+                )
+                self._executor, self._future = self._pool._submit(self._fn, self._args)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class ProcessTaskPool:
+    """A :class:`TaskPool` of local worker processes (``concurrent.futures``), started on
+    first use; when a worker dies mid-task the pool is replaced and the task run again.
+
+    Args:
+        max_workers: Worker processes; None: one per core this process may use.
+        retries: Runs again of a task whose worker died, before ``BrokenProcessPool``
+            propagates.
+    """
+
+    def __init__(self, max_workers: int | None = None, *, retries: int = 2) -> None:
+        self.max_workers = max_workers or local_workers()
+        self.retries = retries
+        self.where = f"{self.max_workers} local processes"
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                methods = multiprocessing.get_all_start_methods()
+                # not fork: the daemon has threads, and a forked child may inherit held locks
+                method = "forkserver" if "forkserver" in methods else "spawn"
+                self._pool = ProcessPoolExecutor(
+                    self.max_workers, mp_context=multiprocessing.get_context(method)
+                )
+            return self._pool
+
+    def _submit(
+        self, fn: Callable[..., T], args: tuple[Any, ...]
+    ) -> tuple[ProcessPoolExecutor, Future[T]]:
+        executor = self._current()
+        try:
+            return executor, executor.submit(fn, *args)
+        except BrokenProcessPool:
+            self._replace(executor)
+            executor = self._current()
+            return executor, executor.submit(fn, *args)
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is broken:
+                self._pool = None
+                broken.shutdown(wait=False, cancel_futures=True)
+
+    def submit(self, fn: Callable[..., T], /, *args: Any) -> TaskFuture[T]:
+        return _Resubmitting(self, fn, args)
+
+    def run(self, fn: Callable[..., T], /, *args: Any) -> T:
+        return self.submit(fn, *args).result()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+
+
+class DaskTaskPool:
+    """A :class:`TaskPool` on a ``distributed.Client``.
+
+    Tasks are submitted impure (``pure=False``: a task submitted twice runs twice, never a
+    cached result of an earlier run). The scheduler reschedules a task whose worker died on
+    another worker (up to ``distributed.scheduler.allowed-failures`` times).
+
+    Args:
+        client: The client; :meth:`close` leaves it open (see :meth:`connect`).
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.where = f"dask {client.scheduler.address}"
+        self._owned = ExitStack()
+
+    @classmethod
+    def connect(cls, address: str, *, what: str = "running tasks on Dask") -> DaskTaskPool:
+        """A pool with its own client of ``address`` (``local`` or a scheduler address),
+        closed (a local cluster stopped) by :meth:`close`."""
+        stack = ExitStack()
+        client = stack.enter_context(dask_client(address, what=what))
+        pool = cls(client)
+        pool._owned = stack
+        return pool
+
+    def submit(self, fn: Callable[..., T], /, *args: Any) -> TaskFuture[T]:
+        future: TaskFuture[T] = self.client.submit(fn, *args, pure=False)
+        return future
+
+    def run(self, fn: Callable[..., T], /, *args: Any) -> T:
+        return self.submit(fn, *args).result()
+
+    def close(self) -> None:
+        self._owned.close()
+
+
+def open_task_pool(scheduler: str, *, processes: int = 0, what: str = "running tasks") -> TaskPool:
+    """The pool jobs run on: the Dask cluster at ``scheduler`` (``MILEAGE_DASK_SCHEDULER``)
+    when set, else local worker processes (``processes``; 0: one per core). Close it after use.
+
+    Raises:
+        MissingExtraError: A scheduler is set but ``mileage[dask]`` is not installed.
+        ConfigError: No scheduler answers at ``scheduler``.
+    """
+    if scheduler:
+        return DaskTaskPool.connect(scheduler, what=what)
+    return ProcessTaskPool(processes or None)
+
+
+__all__ = [
+    "LOCAL",
+    "DaskTaskPool",
+    "ProcessTaskPool",
+    "TaskFuture",
+    "TaskPool",
+    "dask_client",
+    "local_workers",
+    "open_task_pool",
+    "start_local_cluster",
+]

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
             runs on this machine and nothing imports Dask.
         large_batch_rows: Batches with more rows than this (Parquet files) are checked in
             row groups, so a check's memory does not grow with the batch.
+        daemon_processes: Worker processes that run the daemon's monitor checks and source
+            reads when no Dask scheduler is set (0: one per core); the daemon writes their
+            results itself.
     """
 
     model_config = SettingsConfigDict(
@@ -171,6 +174,7 @@ class Settings(BaseSettings):
     public_url: str = ""
     dask_scheduler: str = ""
     large_batch_rows: int = Field(default=1_000_000, ge=1)
+    daemon_processes: int = Field(default=0, ge=0, le=256)
 
     @field_validator("alertmanager_url", "public_url")
     @classmethod

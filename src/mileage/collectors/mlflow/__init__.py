@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mileage.collectors.mlflow._apart import SourceRead, collect_on, collect_sources
 from mileage.collectors.mlflow._collector import CHAIN_GROUP, MlflowCollector, open_reader
 from mileage.collectors.mlflow._records import MetricSeries, MlflowReader, RunHeader, RunRecord
 
@@ -12,5 +13,8 @@ __all__ = [
     "MlflowReader",
     "RunHeader",
     "RunRecord",
+    "SourceRead",
+    "collect_on",
+    "collect_sources",
     "open_reader",
 ]

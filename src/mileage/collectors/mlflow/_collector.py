@@ -22,6 +22,7 @@ from mileage.collectors._base import (
     show_value,
     store_quarantine,
 )
+from mileage.collectors.mlflow._apart import RecordedReader, SourceRead, read_source
 from mileage.collectors.mlflow._filestore import FileStoreReader, looks_like_file_store
 from mileage.collectors.mlflow._records import (
     TERMINAL,
@@ -134,13 +135,30 @@ class MlflowCollector:
         self.batch_size = batch_size or self.settings.collect_batch_size
         self._now_ms = now_ms
 
-    def collect(self, store: TraceStore, *, progress: Progress | None = None) -> CollectReport:
-        """Run one pass. See the class docstring for the guarantees."""
+    def collect(
+        self,
+        store: TraceStore,
+        *,
+        progress: Progress | None = None,
+        recorded: SourceRead | None = None,
+    ) -> CollectReport:
+        """Run one pass. See the class docstring for the guarantees.
+
+        Args:
+            store: Where the pass writes.
+            progress: Progress reporting.
+            recorded: What a worker already read (:meth:`read`): this pass writes it
+                instead of reading the source itself.
+        """
         progress = progress or NullProgress()
         started = time.perf_counter()
-        warnings = WarningLog()
+        warnings = recorded.warnings if recorded is not None else WarningLog()
         try:
-            reader = open_reader(self.tracking_uri, warnings, self.settings)
+            reader: MlflowReader = (
+                RecordedReader(recorded)
+                if recorded is not None
+                else open_reader(self.tracking_uri, warnings, self.settings)
+            )
         except PartialFileError as exc:
             # Refused as a whole: recorded so 'mileage status' shows why nothing came in.
             source_id = store.ensure_source(KIND, exc.uri)
@@ -168,6 +186,11 @@ class MlflowCollector:
             )
             raise
         return report
+
+    def read(self, cursor: dict[str, Any], stored: dict[str, str]) -> SourceRead:
+        """Read a pass against ``cursor`` and the ``stored`` run signatures, writing nothing
+        (what a worker runs; the caller writes the result with ``collect(recorded=...)``)."""
+        return read_source(self, cursor, stored)
 
     # -- the pass --------------------------------------------------------------------------
 

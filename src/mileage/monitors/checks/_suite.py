@@ -477,8 +477,8 @@ def plan_checks(  # noqa: C901 - one branch per column spec field
             PlannedCheck(key, check, expectation, column, kwargs, _severity(col, check), col)
         )
 
-    rows = spec.get("rows") or {}
-    add("rows", None, {}, min_value=rows.get("min", 1), max_value=rows.get("max"))
+    row_spec = spec.get("rows") or {}
+    add("rows", None, {}, min_value=row_spec.get("min", 1), max_value=row_spec.get("max"))
     for name, col in spec["columns"].items():
         if name not in batch.columns:
             if col.get("required", True):

@@ -501,7 +501,7 @@ def _statistic(check: PlannedCheck, res: Any, facts: Facts) -> tuple[str, float]
     if check.check == "exists":
         return "present", float(bool(res.success))
     if check.check in ("nulls",):
-        return "null_fraction", facts.nulls(check.column) / n if n else 0.0
+        return "null_fraction", facts.nulls(check.column or "") / n if n else 0.0
     if check.check in ("bounds", "domain") and r.get("unexpected_count") is not None:
         return "unexpected_fraction", r["unexpected_count"] / n if n else 0.0
     if check.check == "cardinality" and isinstance(r.get("observed_value"), int | float):
