@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +48,36 @@ def test_without_the_extra_the_error_is_one_line() -> None:
         "checking large batches needs the optional extra 'dask' (distributed is not "
         "installed): pip install 'mileage[dask]'"
     ]
+
+
+def test_a_local_worker_that_dies_mid_task_runs_the_task_again(tmp_path: Path) -> None:
+    import os
+
+    from mileage.platform.cluster import ProcessTaskPool
+    from mileage.testing.workers import die_once
+
+    pool = ProcessTaskPool(2)
+    try:
+        assert pool.where == "2 local processes"
+        pid = pool.run(die_once, str(tmp_path / "marker"))
+        assert pid != os.getpid() and (tmp_path / "marker").read_text() == "died"
+        # the replacement pool keeps serving
+        futures = [pool.submit(pow, 2, k) for k in range(4)]
+        assert [f.result() for f in futures] == [1, 2, 4, 8]
+    finally:
+        pool.close()
+
+
+def test_a_task_that_kills_every_worker_gives_up_after_its_retries() -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from mileage.platform.cluster import ProcessTaskPool
+    from mileage.testing.workers import always_die
+
+    pool = ProcessTaskPool(1, retries=1)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            pool.run(always_die)
+    finally:
+        pool.close()
+

@@ -85,3 +85,25 @@ def run_example_chain(
 
 
 __all__ = ["cache_blob", "cache_key", "hammer_cache", "run_example_chain"]
+
+
+def die_once(marker: str) -> int:
+    """Kill the worker process running this the first time (``marker`` does not exist yet),
+    as a machine lost mid-task would; return the worker's pid when run again."""
+    import os
+    import signal
+    from pathlib import Path
+
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("died")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return os.getpid()
+
+
+def always_die() -> None:
+    """Kill the worker process running this, every time."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
