@@ -12,6 +12,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ def main() -> None:
     reference = synthetic(50_000, 1, args.columns)
     config = MonitorConfig(name="bench", reference_uri="ref")
     suite = infer_suite(reference, exclude=config.excluded)
-    results = []
+    results: list[tuple[str, float, int | None, int | None, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "batch.parquet"
         batch = synthetic(rows, 2, args.columns)

@@ -80,4 +80,3 @@ def test_a_task_that_kills_every_worker_gives_up_after_its_retries() -> None:
             pool.run(always_die)
     finally:
         pool.close()
-

@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,6 +99,19 @@ class CliState:
         from mileage.platform.store import TraceStore
 
         return TraceStore.open(self.settings().resolved_db_url)
+
+    @contextmanager
+    def cluster(self, what: str) -> Iterator[Any]:
+        """A Dask client of ``MILEAGE_DASK_SCHEDULER``, or None when it is not set (then
+        nothing imports Dask)."""
+        scheduler = self.settings().dask_scheduler
+        if not scheduler:
+            yield None
+            return
+        from mileage.platform.cluster import dask_client
+
+        with dask_client(scheduler, what=what) as client:
+            yield client
 
     def call(self, func: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """``func(store, *args, **kwargs)`` on a store opened for this call and closed after."""

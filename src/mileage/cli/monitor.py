@@ -373,6 +373,7 @@ def _state_lines(console: Any, report: BatchReport) -> None:
 @monitor_app.command("check")
 @handle_errors
 def check(
+    ctx: typer.Context,
     reference: Annotated[
         str, typer.Option("--reference", help="Reference data (file or URL#table).")
     ],
@@ -424,9 +425,17 @@ def check(
         drift_threshold=drift_threshold,
     )
     spec = _read_suite(suite) if suite else None
-    with progress_reporter() as progress:
+    state = cli_state(ctx)
+    with state.cluster("monitor check on Dask") as client, progress_reporter() as progress:
         report, _ = check_once(
-            reference, batch, config=config, labels_uri=labels, suite=spec, progress=progress
+            reference,
+            batch,
+            config=config,
+            labels_uri=labels,
+            suite=spec,
+            progress=progress,
+            large_batch_rows=state.settings().large_batch_rows,
+            client=client,
         )
     print_reports([report], as_json, {"reference": reference})
     if report.worst is not None and report.worst >= threshold:
@@ -899,18 +908,21 @@ def run(
     """
     from mileage.cli.suggestions import response_lines
     from mileage.monitors import MonitorRunner, respond
+    from mileage.platform.cluster import DaskTaskPool
 
     threshold = _severity(fail_on)
     state = cli_state(ctx)
     extra: dict[str, Any] = {"pipeline": name}
     with state.store() as store:
-        with progress_reporter() as progress:
+        with state.cluster("monitor run on Dask") as client, progress_reporter() as progress:
             runner = MonitorRunner(
                 store,
                 name,
                 home=state.settings().home,
                 progress=progress,
                 large_batch_rows=state.settings().large_batch_rows,
+                client=client,
+                pool=None if client is None else DaskTaskPool(client),
             )
             reports = runner.run(batch, as_of=as_of)
         if alerts:

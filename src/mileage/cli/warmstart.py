@@ -73,9 +73,15 @@ def train_warmstart_command(
     """
     from mileage.metalearner.warmstart import train_warmstart
 
-    report = cli_state(ctx).call(
-        train_warmstart, min_configurations=min_configurations, output=model_dir
-    )
+    state = cli_state(ctx)
+    with state.cluster("warmstart train on Dask") as client:
+        report = state.call(
+            train_warmstart,
+            min_configurations=min_configurations,
+            output=model_dir,
+            client=client,
+            table_folder=None if client is None else state.settings().home / "warmstart-table",
+        )
     data = report.to_dict()
 
     def human() -> None:

@@ -212,7 +212,12 @@ def run_metalearner(daemon: Daemon, spec: JobSpec) -> Mapping[str, Any]:
     current = training_signature(daemon.store)
     if latest_signature(daemon.store) == current:
         return {"retrained": False, "reason": "no new runs since the last model"}
-    report = train_warmstart(daemon.store)
+    client = getattr(daemon.pool, "client", None) if daemon.settings.dask_scheduler else None
+    report = train_warmstart(
+        daemon.store,
+        client=client,
+        table_folder=None if client is None else daemon.settings.home / "warmstart-table",
+    )
     return {
         "retrained": True,
         "model_id": report.model_id,

@@ -137,6 +137,13 @@ def _unreadable(pipeline: str | None, batch_id: str, exc: Exception) -> BatchRep
     return report
 
 
+def _absolute(source: BatchSource) -> BatchSource:
+    """``source`` with an absolute folder: a worker does not share this working folder."""
+    if is_sql(source.uri):
+        return source
+    return dataclasses.replace(source, uri=str(Path(source.uri).expanduser().resolve()))
+
+
 @dataclasses.dataclass(frozen=True)
 class BatchTask:
     """Everything a check of one batch needs, read by the caller so a worker needs no store."""
@@ -329,7 +336,7 @@ class MonitorRunner:
         if large is not None:
             return large
         task = BatchTask(
-            source=source,
+            source=_absolute(source),
             batch_id=batch_id,
             reference=reference,
             suite=self.suite,
@@ -400,6 +407,7 @@ class MonitorRunner:
         path = source.parquet_path(batch_id)
         if path is None:
             return None
+        path = path.resolve()  # the cluster's workers do not share this working folder
         try:
             if parquet_rows(path) <= (self.large_batch_rows or 0):
                 return None
@@ -471,6 +479,20 @@ class MonitorRunner:
         return report
 
 
+def _large_file(uri: str, large_batch_rows: int | None, client: Any) -> Path | None:
+    """The Parquet file ``uri`` when it is to be checked in row groups, else None."""
+    if (large_batch_rows is None and client is None) or is_sql(uri):
+        return None
+    path = Path(uri).expanduser()
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return None
+    try:
+        # absolute: the cluster's workers do not share this process's working folder
+        return path.resolve() if parquet_rows(path) > (large_batch_rows or 0) else None
+    except DataError:
+        return None  # the whole read reports it
+
+
 def check_once(
     reference_uri: str,
     batch_uri: str,
@@ -480,6 +502,8 @@ def check_once(
     suite: dict[str, Any] | None = None,
     as_of: Any = None,
     progress: Progress | None = None,
+    large_batch_rows: int | None = None,
+    client: Any = None,
 ) -> tuple[BatchReport, dict[str, Any]]:
     """Check one batch file against a reference, with no registry (CI, notebooks).
 
@@ -491,6 +515,8 @@ def check_once(
         suite: A suite to use instead of inferring one from the reference.
         as_of: Only labels that arrived by then count.
         progress: Told of each step (reading, scoring, checking), which can take seconds.
+        large_batch_rows: A Parquet batch with more rows is checked in row groups.
+        client: A ``distributed.Client``: such a batch is checked on its cluster.
 
     Returns:
         The report and the suite used.
@@ -511,6 +537,21 @@ def check_once(
         suite = infer_suite(reference, id_column=config.id_column, exclude=config.excluded)
     check_suite(suite)
     batch_id = Path(batch_uri).name if not is_sql(batch_uri) else batch_uri.rpartition("#")[2]
+    large = _large_file(batch_uri, large_batch_rows, client)
+    if large is not None:
+        steps.start(f"checking batch {batch_id} in row groups" + (" on Dask" if client else ""))
+        kwargs: dict[str, Any] = {
+            "reference": reference,
+            "suite": suite,
+            "config": config,
+            "batch_id": batch_id,
+        }
+        if client is not None:
+            report = check_parquet_on_dask(client, large, **kwargs)
+        else:
+            report = check_parquet(large, **kwargs)
+        steps.finish()
+        return report, suite
     steps.start(f"reading batch {batch_id}")
     try:
         batch = read_frame(batch_uri, what="batch")

@@ -111,6 +111,8 @@ def train_warmstart(
     output: Path | None = None,
     params: Mapping[str, Any] | None = None,
     keep: int = 3,
+    client: Any = None,
+    table_folder: Path | None = None,
 ) -> TrainReport:
     """Train the warm-start ranker on every usable trace in the store and keep it there.
 
@@ -120,6 +122,10 @@ def train_warmstart(
         output: Also write the model files into this folder.
         params: Estimator parameters (:class:`~mileage.metalearner.warmstart._ranker.WarmStartRanker`).
         keep: Models of this kind kept in the store (the newest; older ones are deleted).
+        client: A ``distributed.Client``: the surrogate is fitted on its cluster with
+            ``lightgbm.dask`` (the same LightGBM text model as on one machine).
+        table_folder: Where the training table is exported for the cluster's workers (a
+            path they see; a temporary folder by default, which suits a local cluster).
 
     Returns:
         What the model was trained on.
@@ -146,9 +152,18 @@ def train_warmstart(
         )
     X = traces.meta_matrix()
     features = traces.configurations[list(FEATURE_NAMES)].to_numpy(dtype=float)
-    model = WarmStartRanker(**dict(params or {})).fit(
-        X, traces.errors.to_numpy(dtype=float), configurations=features
-    )
+    ranker = WarmStartRanker(**dict(params or {}))
+    errors = traces.errors.to_numpy(dtype=float)
+    if client is None:
+        model = ranker.fit(X, errors, configurations=features)
+    else:
+        import tempfile
+
+        from mileage.metalearner.warmstart._dask import fit_on_dask
+
+        with tempfile.TemporaryDirectory(prefix="mileage-warmstart-") as tmp:
+            folder = table_folder or Path(tmp)
+            model = fit_on_dask(ranker, client, X, errors, configurations=features, folder=folder)
     by_source: dict[str, int] = {}
     for source in traces.tasks["source"]:
         by_source[source] = by_source.get(source, 0) + 1
