@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -142,7 +143,8 @@ WebhookEnv = Annotated[
     str | None,
     typer.Option(
         "--webhook-env",
-        help="Environment variable holding this pipeline's Slack-compatible webhook URL.",
+        help="Environment variable holding this pipeline's Slack-compatible webhook URL "
+        "(NAME or env:NAME; the URL itself is refused: it is never stored).",
     ),
 ]
 SeverityName = Literal["info", "warning", "blocking"]
@@ -910,7 +912,15 @@ def run(
         if alerts:
             response = respond(store, name, settings=state.settings())
             extra["response"] = response.to_dict()
+    if runner.raced:
+        extra["checked_elsewhere"] = runner.raced
     print_reports(reports, as_json, extra)
+    for batch_id in runner.raced:
+        typer.echo(
+            f"batch {batch_id}: checked by another run at the same time (stored once); see "
+            f"'mileage monitor findings {shlex.quote(name)} --batch {shlex.quote(batch_id)}'.",
+            err=True,
+        )
     if alerts and not as_json:
         for line in response_lines(response):
             typer.echo(line)

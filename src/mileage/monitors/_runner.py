@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
 import shlex
 from pathlib import Path
@@ -154,6 +155,10 @@ class MonitorRunner:
         self.home = home
         self.progress = progress or NullProgress()
         self._read_errors: dict[str, int] = {}
+        self._seq: dict[str, int] = {}
+        #: Batches whose planned run another process (a second ``monitor run``, the daemon)
+        #: stored first: their findings are in the store once, from that process.
+        self.raced: list[str] = []
         suite = get_suite(store, self.record.id)
         self.suite, self.suite_version = check_suite(suite["spec"]), int(suite["version"])
 
@@ -164,6 +169,10 @@ class MonitorRunner:
     def run(self, batch_id: str | None = None, *, as_of: Any = None) -> list[BatchReport]:
         """Check new batches (or ``batch_id``, again if it was checked), then re-judge earlier
         batches whose metric is still provisional.
+
+        Any number of runs of the same monitor may race (several ``monitor run`` processes,
+        daemons): each run of a batch is stored once (see :func:`save_report`); a run that
+        lost a batch to another leaves it out of its reports and lists it in :attr:`raced`.
 
         Raises:
             ConfigError: The monitor has no batch source.
@@ -190,6 +199,8 @@ class MonitorRunner:
             b for b, info in done.items() if info["checked"] and not info["final"] and b not in ids
         ]
         self._read_errors = {b: int(info["read_errors"]) for b, info in done.items()}
+        self._seq = {b: int(info["seq"]) for b, info in done.items()}
+        self.raced = []
         reports: list[BatchReport] = []
         if not ids and not (pending and config.labels_uri):
             return reports
@@ -199,7 +210,9 @@ class MonitorRunner:
         labels, label_error = self._labels()
         self.progress.start(f"monitor {config.name}: checking batches", total=len(ids))
         for bid in ids:
-            reports.append(self._check(source, bid, reference, model, labels, label_error, as_of))
+            checked = self._check(source, bid, reference, model, labels, label_error, as_of)
+            if checked is not None:
+                reports.append(checked)
             self.progress.advance()
         self.progress.finish()
         if labels is not None:
@@ -208,6 +221,27 @@ class MonitorRunner:
                 if report is not None:
                     reports.append(report)
         return reports
+
+    def _save(
+        self, report: BatchReport, *, kind: str, started_at: Any, error: str | None = None
+    ) -> bool:
+        """Store ``report`` as the next run of its batch; False when another process did."""
+        seq = self._seq.get(report.batch_id, 0) + 1
+        run_id = save_report(
+            self.store,
+            self.record,
+            report,
+            kind=kind,
+            suite_version=self.suite_version,
+            started_at=started_at,
+            seq=seq,
+            error=error,
+        )
+        if run_id is None:
+            self.raced.append(report.batch_id)
+            return False
+        self._seq[report.batch_id] = seq
+        return True
 
     def _labels(self) -> tuple[pd.DataFrame | None, str | None]:
         if not self.config.labels_uri:
@@ -231,7 +265,7 @@ class MonitorRunner:
         labels: pd.DataFrame | None,
         label_error: str | None,
         as_of: Any,
-    ) -> BatchReport:
+    ) -> BatchReport | None:
         started = utcnow()
         name = self.config.name
         try:
@@ -247,16 +281,8 @@ class MonitorRunner:
                 )
             report = _unreadable(name, batch_id, DataError(f"{exc}{note}"))
             report.model_version = model.version if model else None
-            save_report(
-                self.store,
-                self.record,
-                report,
-                kind="check",
-                suite_version=self.suite_version,
-                started_at=started,
-                error=str(exc)[:2000],
-            )
-            return report
+            saved = self._save(report, kind="check", started_at=started, error=str(exc)[:2000])
+            return report if saved else None
         history = drift_history(
             self.store,
             self.record.id,
@@ -297,17 +323,12 @@ class MonitorRunner:
             )
         if predictions is not None:
             self.predictions_dir.mkdir(parents=True, exist_ok=True)
-            predictions.to_parquet(self.predictions_dir / f"{_safe(batch_id)}.parquet")
+            path = self.predictions_dir / f"{_safe(batch_id)}.parquet"
+            partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+            predictions.to_parquet(partial)
+            partial.replace(path)  # a racing run writes the same rows; never half a file
         self._slo_state(report)
-        save_report(
-            self.store,
-            self.record,
-            report,
-            kind="check",
-            suite_version=self.suite_version,
-            started_at=started,
-        )
-        return report
+        return report if self._save(report, kind="check", started_at=started) else None
 
     def _slo_state(self, report: BatchReport) -> None:
         """Record the pipeline's windowed SLO state, with this batch's figures in the window."""
@@ -336,15 +357,7 @@ class MonitorRunner:
         )
         report.sort()
         self._slo_state(report)
-        save_report(
-            self.store,
-            self.record,
-            report,
-            kind="performance",
-            suite_version=self.suite_version,
-            started_at=started,
-        )
-        return report
+        return report if self._save(report, kind="performance", started_at=started) else None
 
 
 def check_once(
