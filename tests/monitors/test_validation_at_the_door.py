@@ -56,7 +56,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return CliRunner()
 
 
-def test_reference_with_a_few_inf_values_keeps_its_range_check(
+def test_a_few_inf_values_in_a_reference_keep_the_range_check(
     cli: CliRunner, tmp_path: Path
 ) -> None:
     rng = np.random.default_rng(7)
@@ -71,8 +71,44 @@ def test_reference_with_a_few_inf_values_keeps_its_range_check(
     assert result.exit_code != 0 and "alcohol" in result.output  # the 1000x change is caught
 
 
-def test_reference_column_of_only_inf_is_one_line_error(cli: CliRunner, tmp_path: Path) -> None:
-    ref = pd.DataFrame({"alcohol": [np.inf] * 20, "ph": np.linspace(3, 4, 20)})
+def test_a_few_inf_values_in_a_reference_keep_the_drift_check(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: one inf made the reference's standard deviation NaN, so the column was skipped
+    as constant and a shift of two standard deviations went unseen."""
+    from mileage.monitors import check_once
+
+    rng = np.random.default_rng(11)
+    values = rng.normal(12.0, 1.0, 400)
+    values[:3], values[3] = np.inf, -np.inf
+    ref = pd.DataFrame({"alcohol": values, "ph": rng.normal(3.3, 0.1, 400)})
+    batch = pd.DataFrame({"alcohol": rng.normal(14.0, 1.0, 300), "ph": rng.normal(3.3, 0.1, 300)})
+    ref.to_parquet(tmp_path / "ref.parquet")
+    batch.to_parquet(tmp_path / "batch.parquet")
+    caplog.set_level("WARNING")
+    report, suite = check_once(str(tmp_path / "ref.parquet"), str(tmp_path / "batch.parquet"))
+    spec = suite["columns"]["alcohol"]
+    assert spec["non_finite_excluded"] == 4 and math.isfinite(spec["max"])
+    effects = {
+        s.column: s.value
+        for s in report.statistics
+        if s.check_kind == "drift" and s.statistic == "effect"
+    }
+    assert "alcohol" in effects and math.isfinite(effects["alcohol"])
+    assert any(f.check == "value_drift" and f.column == "alcohol" for f in report.findings)
+    assert any("'alcohol'" in n and "4 infinite value(s)" in n for n in report.notes)
+    assert "reference column 'alcohol'" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "column",
+    [[np.inf] * 20, [np.inf, -np.inf, np.nan, np.inf] * 5],
+    ids=["all-inf", "inf-minus-inf-and-nan"],
+)
+def test_all_inf_reference_column_is_one_line_not_a_crash(
+    cli: CliRunner, tmp_path: Path, column: list[float]
+) -> None:
+    ref = pd.DataFrame({"alcohol": column, "ph": np.linspace(3, 4, 20)})
     batch = pd.DataFrame({"alcohol": [12.0] * 10, "ph": np.linspace(3, 4, 10)})
     result = cli.invoke(app, _frames(tmp_path, ref, batch))
     assert result.exit_code in (1, 2) and "Traceback" not in result.output
@@ -99,3 +135,25 @@ def test_monitor_options_are_validated_on_add(
     )
     assert result.exit_code == 2, result.output
     assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_slice_naming_a_missing_column_is_refused_on_add_and_edit(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """Before: accepted, and the slice silently matched no row in every batch."""
+    rng = np.random.default_rng(5)
+    pd.DataFrame({"x": rng.normal(size=40), "region": ["north", "south"] * 20}).to_parquet(
+        tmp_path / "ref.parquet"
+    )
+    add = ["monitor", "add", "m", "--reference", "ref.parquet", "--owner", "t"]
+    refused = cli.invoke(app, [*add, "--slice", "north: regoin == north"])
+    assert refused.exit_code == 2, refused.output
+    assert "'regoin'" in refused.stderr and "region" in refused.stderr
+    assert "Traceback" not in refused.output
+    assert cli.invoke(app, ["monitor", "list", "--json"]).stdout.strip() in ("[]", "")
+    added = cli.invoke(app, [*add, "--slice", "north: region == north"])
+    assert added.exit_code == 0, added.output
+    edited = cli.invoke(app, ["monitor", "edit", "m", "--slice", "big: x > 1 and size > 3"])
+    assert edited.exit_code == 2 and "'size'" in edited.stderr
+    shown = cli.invoke(app, ["monitor", "show", "m", "--json"]).stdout
+    assert "north: region == north" in shown and "size > 3" not in shown

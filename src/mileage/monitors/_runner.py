@@ -39,6 +39,7 @@ from mileage.monitors.checks._check import (
 )
 from mileage.monitors.checks._findings import BatchReport, Finding, Severity
 from mileage.monitors.checks._models import ResolvedModel, resolve_model
+from mileage.monitors.checks._slices import check_slice_columns
 from mileage.monitors.checks._slo import apply_slo_state
 from mileage.monitors.checks._sources import (
     FILE_SUFFIXES,
@@ -100,6 +101,8 @@ def create_monitor(
 def _baseline(
     reference: pd.DataFrame, suite: dict[str, Any], config: MonitorConfig
 ) -> dict[str, Any] | None:
+    # before the model is loaded: a slice on a missing column would silently match nothing
+    check_slice_columns(list(config.slices), [*reference.columns, config.prediction_column])
     ref = reference_with_predictions(reference, suite, config, _model(config))
     base = baseline_of(ref, config, config.parsed_slices(ref))
     return base.to_dict() if base else None
