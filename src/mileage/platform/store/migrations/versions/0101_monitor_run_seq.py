@@ -8,7 +8,7 @@ order they were stored.
 
 Revision ID: 0101_monitor_run_seq
 Revises: 0100_monitors
-Create Date: 2026-12-12
+Create Date: 2026-12-05
 """
 
 from __future__ import annotations
