@@ -3,8 +3,10 @@ and references with infinite values (left out of the bounds, or refused when all
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -158,3 +160,106 @@ def test_slice_naming_a_missing_column_is_refused_on_add_and_edit(
     assert edited.exit_code == 2 and "'size'" in edited.stderr
     shown = cli.invoke(app, ["monitor", "show", "m", "--json"]).stdout
     assert "north: region == north" in shown and "size > 3" not in shown
+
+
+@pytest.fixture
+def named_reference(tmp_path: Path) -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    ref = pd.DataFrame({"x": rng.normal(size=40), "region": ["north", "south"] * 20})
+    ref.to_parquet(tmp_path / "ref.parquet")
+    return ref
+
+
+def _one_line(result: Any, code: int, says: str) -> None:
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert len(result.stderr.strip().splitlines()) == 1 and says in result.stderr
+
+
+def test_an_empty_column_name_in_a_reference_is_one_line_not_a_traceback(
+    cli: CliRunner, tmp_path: Path, named_reference: pd.DataFrame
+) -> None:
+    """Before: Great Expectations' 'ensure this value has at least 1 characters' traceback."""
+    unnamed = named_reference.rename(columns={"region": ""})
+    unnamed.to_parquet(tmp_path / "unnamed.parquet")
+    says = "column 2 of 2 has an empty name"
+    check = ["monitor", "check", "--reference", "unnamed.parquet", "--batch", "ref.parquet"]
+    _one_line(cli.invoke(app, check), 2, says)
+    add = ["monitor", "add", "m", "--reference", "unnamed.parquet", "--owner", "t"]
+    _one_line(cli.invoke(app, add), 2, says)
+
+
+def test_an_empty_column_name_in_a_batch_is_an_ignored_column(
+    cli: CliRunner, tmp_path: Path, named_reference: pd.DataFrame
+) -> None:
+    named_reference.assign(**{"": 1.0}).to_parquet(tmp_path / "batch.parquet")
+    check = ["monitor", "check", "--reference", "ref.parquet", "--batch", "batch.parquet"]
+    result = cli.invoke(app, [*check, "--json"])
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    (batch,) = json.loads(result.stdout)["batches"]
+    (extra,) = [f for f in batch["findings"] if f["check"] == "unexpected_columns"]
+    assert extra["evidence"]["columns"] == [""] and "ignored: ''" in extra["message"]
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--key", ""],
+        ["--key", "x", "--key", " "],
+        ["--slice-column", ""],
+        ["--id-column", ""],
+        ["--prediction-column", ""],
+        ["--label-column", ""],
+        ["--timestamp-column", ""],
+        ["--labeler-columns", "a,,b"],
+    ],
+    ids=lambda o: " ".join(o),
+)
+def test_an_empty_column_name_in_a_cli_option_is_a_usage_error(
+    cli: CliRunner, named_reference: pd.DataFrame, option: list[str]
+) -> None:
+    """Before: ``--id-column ''`` was stored and silently meant "no id column"."""
+    flag = option[-2]
+    add = ["monitor", "add", "m", "--reference", "ref.parquet", "--owner", "t", *option]
+    _one_line(cli.invoke(app, add), 2, f"{flag} ")
+    assert cli.invoke(app, ["monitor", "list", "--json"]).stdout.strip() in ("[]", "")
+    if flag != "--key":  # monitor check has no --key
+        check = ["monitor", "check", "--reference", "ref.parquet", "--batch", "ref.parquet"]
+        _one_line(cli.invoke(app, [*check, *option]), 2, f"{flag} ")
+
+
+def test_an_empty_column_name_in_a_suite_is_refused_on_import(
+    cli: CliRunner, tmp_path: Path, named_reference: pd.DataFrame
+) -> None:
+    assert cli.invoke(app, ["monitor", "add", "m", "--reference", "ref.parquet"]).exit_code == 0
+    assert cli.invoke(app, ["monitor", "suite", "m", "--export", "s.json"]).exit_code == 0
+    suite = json.loads((tmp_path / "s.json").read_text())
+    custom = {
+        **suite,
+        "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": ""}}],
+    }
+    pair = {
+        **suite,
+        "expectations": [
+            {
+                "type": "expect_column_pair_values_a_to_be_greater_than_b",
+                "kwargs": {"column_A": "x", "column_B": " "},
+            }
+        ],
+    }
+    renamed = {
+        **suite,
+        "columns": {"": suite["columns"]["x"], "region": suite["columns"]["region"]},
+    }
+    for name, spec, says in (
+        ("custom", custom, "expectation #1 (expect_column_values_to_not_be_null): 'column' is ''"),
+        ("pair", pair, "'column_B' is ' '"),
+        ("renamed", renamed, "a column is named ''"),
+    ):
+        (tmp_path / f"{name}.json").write_text(json.dumps(spec))
+        _one_line(cli.invoke(app, ["monitor", "suite", "m", "--import", f"{name}.json"]), 2, says)
+    check = ["monitor", "check", "--reference", "ref.parquet", "--batch", "ref.parquet"]
+    _one_line(cli.invoke(app, [*check, "--suite", "custom.json"]), 2, "'column' is ''")
+    shown = cli.invoke(app, ["monitor", "suite", "m", "--json"])
+    assert '""' not in shown.stdout
