@@ -203,30 +203,42 @@ def test_an_empty_column_name_in_a_batch_is_an_ignored_column(
 
 
 @pytest.mark.parametrize(
-    "option",
+    ("option", "says"),
     [
-        ["--key", ""],
-        ["--key", "x", "--key", " "],
-        ["--slice-column", ""],
-        ["--id-column", ""],
-        ["--prediction-column", ""],
-        ["--label-column", ""],
-        ["--timestamp-column", ""],
-        ["--labeler-columns", "a,,b"],
+        (["--key", ""], "--key '' names no column"),
+        (["--key", "x", "--key", " "], "--key ' ' names no column"),
+        (["--slice-column", ""], "--slice-column '' names no column"),
+        (["--slice", ""], "slice '' must look like 'NAME: COLUMN OP VALUE"),
+        (["--slice", "a:  == 1"], "slice 'a': condition '== 1' must be 'COLUMN OP VALUE'"),
+        (["--id-column", ""], "--id-column '' names no column"),
+        (["--prediction-column", ""], "--prediction-column '' names no column"),
+        (["--label-column", ""], "--label-column '' names no column"),
+        (["--timestamp-column", ""], "--timestamp-column '' names no column"),
+        (["--labeler-columns", "a,,b"], "--labeler-columns 'a,,b' has an empty column name"),
     ],
-    ids=lambda o: " ".join(o),
+    ids=[
+        "key",
+        "key-blank",
+        "slice-column",
+        "slice",
+        "slice-condition",
+        "id-column",
+        "prediction-column",
+        "label-column",
+        "timestamp-column",
+        "labeler-columns",
+    ],
 )
 def test_an_empty_column_name_in_a_cli_option_is_a_usage_error(
-    cli: CliRunner, named_reference: pd.DataFrame, option: list[str]
+    cli: CliRunner, named_reference: pd.DataFrame, option: list[str], says: str
 ) -> None:
     """Before: ``--id-column ''`` was stored and silently meant "no id column"."""
-    flag = option[-2]
     add = ["monitor", "add", "m", "--reference", "ref.parquet", "--owner", "t", *option]
-    _one_line(cli.invoke(app, add), 2, f"{flag} ")
+    _one_line(cli.invoke(app, add), 2, says)
     assert cli.invoke(app, ["monitor", "list", "--json"]).stdout.strip() in ("[]", "")
-    if flag != "--key":  # monitor check has no --key
+    if option[0] != "--key":  # monitor check has no --key
         check = ["monitor", "check", "--reference", "ref.parquet", "--batch", "ref.parquet"]
-        _one_line(cli.invoke(app, [*check, *option]), 2, f"{flag} ")
+        _one_line(cli.invoke(app, [*check, *option]), 2, says)
 
 
 def test_an_empty_column_name_in_a_suite_is_refused_on_import(
