@@ -273,5 +273,14 @@ def test_an_empty_column_name_in_a_suite_is_refused_on_import(
         _one_line(cli.invoke(app, ["monitor", "suite", "m", "--import", f"{name}.json"]), 2, says)
     check = ["monitor", "check", "--reference", "ref.parquet", "--batch", "ref.parquet"]
     _one_line(cli.invoke(app, [*check, "--suite", "custom.json"]), 2, "'column' is ''")
+    sound = {
+        **suite,
+        "expectations": [
+            {"type": "expect_column_to_exist", "kwargs": {"column": "x", "column_index": 0}}
+        ],
+    }
+    (tmp_path / "sound.json").write_text(json.dumps(sound))
+    imported = cli.invoke(app, ["monitor", "suite", "m", "--import", "sound.json"])
+    assert imported.exit_code == 0, imported.output  # column_index is no column name
     shown = cli.invoke(app, ["monitor", "suite", "m", "--json"])
     assert '""' not in shown.stdout

@@ -378,6 +378,10 @@ def _check_bounds(name: str, col: dict[str, Any]) -> None:
         )
 
 
+#: Great Expectations arguments that name columns: one (column, column_A/B) or several.
+_COLUMN_KWARGS = frozenset({"column", "column_A", "column_B", "column_list", "column_set"})
+
+
 def _check_expectation(number: int, exp: Any) -> None:
     """A custom expectation has a Great Expectations type, and names columns that have names."""
     if not isinstance(exp, dict) or not str(exp.get("type", "")).startswith("expect_"):
@@ -392,11 +396,10 @@ def _check_expectation(number: int, exp: Any) -> None:
             f"got {kwargs!r}."
         )
     for key, value in kwargs.items():
-        # column, column_A/B name one column; column_list, column_set several
+        if key not in _COLUMN_KWARGS:  # column_index, value_set...: not names
+            continue
         named = value if isinstance(value, list | tuple) else [value]
-        if str(key).startswith("column") and any(
-            not isinstance(c, str) or not c.strip() for c in named
-        ):
+        if any(not isinstance(c, str) or not c.strip() for c in named):
             raise ConfigError(
                 f"suite expectation #{number} ({exp['type']}): {key!r} is {value!r}; "
                 "name a column of the batches."
