@@ -2,9 +2,14 @@
 
 Chains:
 
-* **real**: the MLflow history in ``../shared/data/mlflow-history-agnias47`` (4 chains of
-  Optuna trials by one person, parameter-level changes), collected with the MLflow
-  collector into a temporary trace store and read back through the store.
+* **real**: the four real MLflow stores in ``../shared/data`` (agnias47: Optuna trials;
+  peco602: Hyperopt XGBoost searches and scikit-learn model switches, an MLflow 1.26 SQLite
+  database; stockquant and backtesting: short histories), collected with the MLflow
+  collector into a temporary trace store and read back through the store. Their units are
+  parameters; top-1 is scored on **modelling choices only**: bookkeeping parameters (seeds,
+  ``n_jobs``/``verbose``, results logged as parameters, paths, timestamps, command lines)
+  are left out of the chains for every predictor (``modelling_only``). The same chains with
+  every parameter are shown for comparison.
 * **executor**: chains recorded by Mileage's executor (``mileage.run``) on the ``fair``
   example: every run is real, but the changes are made by simulated users (synthetic).
 * **synthetic**: chains from the documented generator, sweeping its change-type mix
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 import tempfile
 import time
@@ -52,9 +58,11 @@ from mileage.metalearner.nextstep import (
     RepeatLastBaseline,
     SimulatedUser,
     TopKResult,
+    bookkeeping_units,
     evaluate,
     generate_chains,
     load_chains,
+    modelling_only,
 )
 from mileage.platform.store import TraceStore
 from mileage.testing import shared_data_dir
@@ -73,22 +81,39 @@ MIXES = {
 }
 
 
-def real_chains(workdir: Path) -> list[Chain]:
-    """The agnias47 MLflow history, collected into a trace store and read back."""
+#: The real MLflow stores: folder under ../shared/data and what to collect in it.
+REAL_STORES = {
+    "agnias47": ("mlflow-history-agnias47", "mlruns"),
+    "peco602": ("mlflow-history-peco602", "mlflow.db"),
+    "stockquant": ("mlflow-history-stockquant", "mlruns"),
+    "backtesting": ("mlflow-history-backtesting", "mlruns"),
+}
+
+
+def real_chains(workdir: Path) -> dict[str, list[Chain]]:
+    """The real MLflow histories, each collected into a trace store and read back."""
     from mileage.collectors.mlflow import MlflowCollector
 
-    mlruns = shared_data_dir() / "mlflow-history-agnias47" / "mlruns"
-    if not mlruns.is_dir():
-        raise SystemExit(
-            f"reference data {str(mlruns)!r} is missing; set MILEAGE_SHARED_DATA or place the "
-            "shared data at ../shared/data"
-        )
-    store = TraceStore.open(f"sqlite:///{workdir / 'real.db'}")
-    try:
-        MlflowCollector(str(mlruns)).collect(store)
-        return load_chains(store)
-    finally:
-        store.close()
+    out: dict[str, list[Chain]] = {}
+    for name, (folder, entry) in REAL_STORES.items():
+        path = shared_data_dir() / folder / entry
+        if not path.exists():
+            raise SystemExit(
+                f"reference data {str(path)!r} is missing; set MILEAGE_SHARED_DATA or place "
+                "the shared data at ../shared/data"
+            )
+        uri = str(path)
+        if entry.endswith(".db"):  # a private copy: the reader must never touch the original
+            copy = workdir / f"{name}-mlflow.db"
+            shutil.copyfile(path, copy)
+            uri = f"sqlite:///{copy}"
+        store = TraceStore.open(f"sqlite:///{workdir / f'{name}.db'}")
+        try:
+            MlflowCollector(uri).collect(store)
+            out[name] = load_chains(store)
+        finally:
+            store.close()
+    return out
 
 
 def executor_chains(workdir: Path, n_users: int, length: int, seed: int) -> list[Chain]:
@@ -177,11 +202,23 @@ def main(argv: list[str] | None = None) -> int:
     detail: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="mileage-nextstep-") as tmp:
         work = Path(tmp)
-        real = real_chains(work)
-        results = compare(real)
-        rows += rows_for("real: MLflow agnias47 (params)", False, len(real), results)
+        by_store = real_chains(work)
+        real = [c for chains in by_store.values() for c in chains]
+        bookkeeping = bookkeeping_units(real)
+        modelling = modelling_only(real, bookkeeping)
+        results = compare(modelling)
+        label = "real: 4 MLflow stores, modelling choices"
+        rows += rows_for(label, False, len(modelling), results)
         detail["real"] = {k: vars(v) for k, v in results.items()}
-        print(f"real chains: {len(real)}", flush=True)
+        results = compare(real)
+        rows += rows_for("real: same chains, every param", False, len(real), results)
+        detail["real_every_param"] = {k: vars(v) for k, v in results.items()}
+        detail["real_stores"] = {
+            name: {"chains": len(chains), "runs": sum(len(c) for c in chains)}
+            for name, chains in by_store.items()
+        }
+        detail["bookkeeping"] = bookkeeping
+        print(f"real chains: {len(real)}; bookkeeping params: {bookkeeping}", flush=True)
         recorded = executor_chains(work, n_exec, len_exec, args.seed)
         results = compare(recorded)
         rows += rows_for("executor: fair, simulated users", True, len(recorded), results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -169,3 +170,68 @@ def test_meta_features_from_json() -> None:
         meta_features_from_json({"NumberOfInstances": 10})
     with pytest.raises(DataError, match="finite number"):
         meta_features_from_json({"NumberOfInstances": "many", "problem_type": "binary"})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("NumberOfInstances", -5, "'NumberOfInstances' is -5; it is a count"),
+        ("NumberOfFeatures", -1, "'NumberOfFeatures' is -1; it is a count"),
+        ("NumberOfClasses", -2, "'NumberOfClasses' is -2; it is a count"),
+        ("MajorityClassSize", -0.5, "'MajorityClassSize' is -0.5; it is a count"),
+        (
+            "PercentageOfMissingValues",
+            120,
+            "'PercentageOfMissingValues' is 120; it is a percentage",
+        ),
+        ("DatasetRatio", -0.1, "'DatasetRatio' is -0.1; it is a ratio"),
+    ],
+)
+def test_negative_meta_feature_counts_are_refused(
+    tmp_path: Path, key: str, value: float, says: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from mileage.cli import app
+
+    document = {
+        "NumberOfInstances": 100,
+        "NumberOfClasses": 2,
+        key: value,
+        "problem_type": "binary",
+    }
+    with pytest.raises(DataError, match=re.escape(says)):
+        meta_features_from_json(document)
+    path = tmp_path / "q.json"
+    path.write_text(json.dumps(document))
+    result = CliRunner().invoke(
+        app,
+        [
+            "--db-url",
+            f"sqlite:///{tmp_path / 't.db'}",
+            "warmstart",
+            "recommend",
+            "--meta-features",
+            str(path),
+        ],
+    )
+    assert result.exit_code == 1 and says in result.stderr
+    assert "Traceback" not in result.output + result.stderr and len(result.stderr.splitlines()) == 1
+    # A log is anything finite: LogDatasetRatio < 0 is a dataset with more rows than columns.
+    features, _ = meta_features_from_json({"LogDatasetRatio": -3.2, "problem_type": "binary"})
+    assert all(v == v for v in features.values())
+
+
+def test_negative_meta_feature_counts_are_refused_by_the_python_api() -> None:
+    from mileage.metalearner.warmstart import load_default, recommend
+
+    loaded = load_default()
+    for features, says in (
+        ({"n_instances": -5.0, "n_classes": 2.0}, "n_instances=-5"),
+        ({"n_instances": 100.0, "n_classes": -2.0}, "n_classes=-2"),
+        ({"n_instances": 100.0, "minority_class_size": -1}, "minority_class_size=-1"),
+        ({"n_instances": 100.0, "missing_values_ratio": -0.25}, "missing_values_ratio=-0.25"),
+    ):
+        with pytest.raises(DataError, match=re.escape(says) + ".*must be 0 or more"):
+            recommend(loaded, features, "binary", k=3)
+    assert len(recommend(loaded, {"n_instances": 0.0, "n_classes": 2.0}, "binary", k=3)) == 3

@@ -64,3 +64,27 @@ def test_env_reference_reads_the_url_from_the_environment(
         ["monitor", "add", "envwine2", "--reference", "env:SCORES_URL#reference", "--owner", "t"],
     )
     assert missing.exit_code == 2 and "'SCORES_URL' is not set" in missing.stderr
+
+
+def test_webhook_url_is_refused_and_never_stored(cli: CliRunner, tmp_path: Path) -> None:
+    reference = tmp_path / "ref.csv"
+    pd.DataFrame({"x": np.arange(30.0), "y": np.arange(30.0) % 3}).to_csv(reference, index=False)
+    hook = "https://hooks.slack.com/services/T0/B0/s3cretT0ken"
+    common = ["--reference", str(reference), "--owner", "t"]
+    for value in (hook, f"env:{hook}"):
+        refused = cli.invoke(app, ["monitor", "add", "hooked", *common, "--webhook-env", value])
+        assert refused.exit_code == 2, refused.output
+        assert "s3cretT0ken" not in refused.output
+        assert "https://hooks.slack.com/…" in refused.stderr
+        assert "--webhook-env env:SLACK_WEBHOOK_URL" in refused.stderr
+    bad_name = cli.invoke(app, ["monitor", "add", "hooked", *common, "--webhook-env", "1 hook"])
+    assert bad_name.exit_code == 2 and "not an environment variable name" in bad_name.stderr
+    added = cli.invoke(
+        app, ["monitor", "add", "hooked", *common, "--webhook-env", "env:ONCOLOGY_HOOK"]
+    )
+    assert added.exit_code == 0, added.output
+    shown = json.loads(cli.invoke(app, ["monitor", "show", "hooked", "--json"]).stdout)
+    assert shown["config"]["webhook_env"] == "ONCOLOGY_HOOK"  # the name, never a URL
+    edited = cli.invoke(app, ["monitor", "edit", "hooked", "--webhook-env", hook])
+    assert edited.exit_code == 2 and "s3cretT0ken" not in edited.output
+    assert b"s3cretT0ken" not in (tmp_path / "m.db").read_bytes()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -142,7 +143,8 @@ WebhookEnv = Annotated[
     str | None,
     typer.Option(
         "--webhook-env",
-        help="Environment variable holding this pipeline's Slack-compatible webhook URL.",
+        help="Environment variable holding this pipeline's Slack-compatible webhook URL "
+        "(NAME or env:NAME; the URL itself is refused: it is never stored).",
     ),
 ]
 SeverityName = Literal["info", "warning", "blocking"]
@@ -218,8 +220,41 @@ def _options(ctx: typer.Context) -> dict[str, Any]:
     return {_CONFIG_PARAMS[k]: v for k, v in ctx.params.items() if k in _CONFIG_PARAMS}
 
 
+#: Options naming columns, and how they are spelt on the command line.
+_COLUMN_OPTIONS = {
+    "id_column": "--id-column",
+    "batch_column": "--batch-column",
+    "prediction_column": "--prediction-column",
+    "label_column": "--label-column",
+    "timestamp_column": "--timestamp-column",
+    "label_timestamp_column": "--label-timestamp-column",
+    "slice_columns": "--slice-column",
+    "key_columns": "--key",
+}
+
+
+def _check_column_names(options: dict[str, Any]) -> None:
+    """A column option given as ``''`` (an unset shell variable, say) is a usage error."""
+    for key, flag in _COLUMN_OPTIONS.items():
+        value = options.get(key)
+        given = value if isinstance(value, list) else [value]
+        blank = [v for v in given if v is not None and not str(v).strip()]
+        if blank:
+            raise ConfigError(
+                f"{flag} {blank[0]!r} names no column; give a column's name, or leave the "
+                "option out."
+            )
+    labelers = options.get("labeler_columns")
+    if labelers is not None and any(not c.strip() for c in labelers.split(",")):
+        raise ConfigError(
+            f"--labeler-columns {labelers!r} has an empty column name; list two or more "
+            "columns, e.g. a,b."
+        )
+
+
 def _apply(config: MonitorConfig, **options: Any) -> MonitorConfig:
     """Copy ``config`` with the options that were given."""
+    _check_column_names(options)
     simple = {
         k: v
         for k, v in options.items()
@@ -928,7 +963,15 @@ def run(
         if alerts:
             response = respond(store, name, settings=state.settings())
             extra["response"] = response.to_dict()
+    if runner.raced:
+        extra["checked_elsewhere"] = runner.raced
     print_reports(reports, as_json, extra)
+    for batch_id in runner.raced:
+        typer.echo(
+            f"batch {batch_id}: checked by another run at the same time (stored once); see "
+            f"'mileage monitor findings {shlex.quote(name)} --batch {shlex.quote(batch_id)}'.",
+            err=True,
+        )
     if alerts and not as_json:
         for line in response_lines(response):
             typer.echo(line)

@@ -284,16 +284,37 @@ def openml_qualities(features: Mapping[str, float], problem_type: str) -> dict[s
     return out
 
 
+def _check_range(key: str, number: float) -> None:
+    """Counts (``NumberOf...``, ``...ClassSize``) and ratios are never negative; percentages
+    are at most 100. Logarithms (``Log...``) may be anything finite."""
+    if key.startswith("Log"):
+        return
+    if number < 0 and (
+        key.startswith("NumberOf")
+        or key.endswith(("ClassSize", "Ratio", "Dimensionality"))
+        or key.startswith(("Percentage", "Ratio"))
+    ):
+        kind = "a count" if key.startswith("NumberOf") or key.endswith("ClassSize") else "a ratio"
+        raise DataError(
+            f"meta-feature {key!r} is {number:g}; it is {kind}, so it must be 0 or more."
+        )
+    if key.startswith("Percentage") and number > 100:
+        raise DataError(
+            f"meta-feature {key!r} is {number:g}; it is a percentage, so it must be at most 100."
+        )
+
+
 def meta_features_from_json(document: Mapping[str, Any]) -> tuple[dict[str, float], str]:
     """Our meta-features from a JSON document of OpenML qualities plus ``problem_type``.
 
     ``null``, NaN and absent keys mean "unknown" (OpenML leaves class counts empty for
     regression tasks; the meta-learner's LightGBM models handle missing values). A value that
-    is not a number, or an infinity, is an error, so a typo never passes silently.
+    is not a number, an infinity, a negative count or ratio, or a percentage above 100 is an
+    error, so a typo never passes silently.
 
     Raises:
-        DataError: ``problem_type`` is missing or unknown, or a value is not a number or is
-            infinite.
+        DataError: ``problem_type`` is missing or unknown, a value is not a number or is
+            infinite, a count or ratio is negative, or a percentage is above 100.
     """
     from mileage.platform.vocabulary import meta_features_from_openml
 
@@ -315,6 +336,7 @@ def meta_features_from_json(document: Mapping[str, Any]) -> tuple[dict[str, floa
             )
         if math.isnan(float(number)):
             continue
+        _check_range(key, float(number))
         qualities[key] = float(number)
     features, _ = meta_features_from_openml(qualities, str(problem))
     return features, str(problem)

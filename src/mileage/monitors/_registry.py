@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from mileage.monitors._records import (
     MonitorRunSummary,
@@ -18,7 +19,7 @@ from mileage.monitors._records import (
 )
 from mileage.monitors.checks._check import MonitorConfig
 from mileage.monitors.checks._findings import BatchReport, Severity
-from mileage.monitors.checks._sources import refuse_stored_password
+from mileage.monitors.checks._sources import refuse_stored_password, webhook_variable
 from mileage.monitors.checks._suite import check_suite
 from mileage.platform.errors import ConfigError, MileageError
 from mileage.platform.store import TraceStore, as_utc, utcnow
@@ -65,13 +66,15 @@ def _row_values(config: MonitorConfig) -> dict[str, Any]:
 
 
 def refuse_passwords(config: MonitorConfig) -> None:
-    """Secrets are never stored: SQL sources with a password must be ``env:`` references."""
+    """Secrets are never stored: SQL sources with a password must be ``env:`` references, and
+    a webhook is named by the environment variable holding its URL, never by the URL."""
     for uri, option in (
         (config.reference_uri, "--reference"),
         (config.batches_uri, "--batches"),
         (config.labels_uri, "--labels"),
     ):
         refuse_stored_password(uri, option)
+    webhook_variable(config.webhook_env)
 
 
 def add_monitor(
@@ -302,10 +305,40 @@ def save_report(
     kind: str,
     suite_version: int | None,
     started_at: datetime,
+    seq: int | None = None,
     error: str | None = None,
-) -> int:
-    """Store one run with its findings and statistics in one transaction; returns the run id."""
+) -> int | None:
+    """Store one run with its findings and statistics in one transaction.
+
+    Args:
+        seq: The run's number among the runs of its batch, as planned from
+            :func:`checked_batches` (``runs_so_far + 1``). The store holds one run per
+            ``(monitor, batch, seq)``: when another process stored that run first (two
+            ``monitor run`` at once, a daemon and the CLI), nothing is stored. None numbers
+            the run after the batch's latest stored one (for callers that plan nothing).
+
+    Returns:
+        The run id, or None when another process already stored this run of the batch.
+    """
     report.sort()
+    try:
+        return _insert_report(store, record, report, kind, suite_version, started_at, seq, error)
+    except IntegrityError as exc:
+        if "seq" in str(exc.orig):  # the unique key of (monitor, batch, seq): another won
+            return None
+        raise
+
+
+def _insert_report(
+    store: TraceStore,
+    record: MonitorRecord,
+    report: BatchReport,
+    kind: str,
+    suite_version: int | None,
+    started_at: datetime,
+    seq: int | None,
+    error: str | None,
+) -> int:
     now = utcnow()
     summary = {
         "status": report.status,
@@ -313,12 +346,21 @@ def save_report(
         "notes": report.notes[:50],
     }
     with store.begin() as conn:
+        if seq is None:
+            latest = conn.execute(
+                select(func.max(t.monitor_runs.c.seq)).where(
+                    t.monitor_runs.c.monitor_id == record.id,
+                    t.monitor_runs.c.batch_id == report.batch_id,
+                )
+            ).scalar_one()
+            seq = int(latest or 0) + 1
         run_id = int(
             conn.execute(
                 insert(t.monitor_runs)
                 .values(
                     monitor_id=record.id,
                     batch_id=report.batch_id,
+                    seq=seq,
                     kind=kind,
                     model_version=report.model_version,
                     suite_version=suite_version,
@@ -395,6 +437,9 @@ def checked_batches(
 ) -> dict[str, dict[str, Any]]:
     """Batches with a full check, and whether their latest performance figure is final.
 
+    ``seq`` is the number of the batch's latest run: the next run of the batch is ``seq + 1``
+    (see :func:`save_report`).
+
     A batch whose checks all failed to read it (half-written by its producer, say) is not
     ``checked`` until it has failed :data:`MAX_READ_TRIES` times: later runs retry it, with
     a growing pause between tries (``retry_at`` says when the next one is due).
@@ -408,6 +453,7 @@ def checked_batches(
                 t.monitor_runs.c.kind,
                 t.monitor_runs.c.status,
                 t.monitor_runs.c.started_at,
+                t.monitor_runs.c.seq,
             )
             .where(t.monitor_runs.c.monitor_id == monitor_id)
             .order_by(t.monitor_runs.c.id)
@@ -427,9 +473,17 @@ def checked_batches(
     for run in runs:
         entry = out.setdefault(
             run.batch_id,
-            {"checked": False, "final": False, "runs": 0, "read_errors": 0, "retry_at": None},
+            {
+                "checked": False,
+                "final": False,
+                "runs": 0,
+                "seq": 0,
+                "read_errors": 0,
+                "retry_at": None,
+            },
         )
         entry["runs"] += 1
+        entry["seq"] = max(entry["seq"], int(run.seq or 0), entry["runs"])
         if run.kind == "check" and run.status == "error":
             entry["read_errors"] += 1
             tries = entry["read_errors"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
 import shlex
 from pathlib import Path
@@ -39,6 +40,7 @@ from mileage.monitors.checks._check import (
 from mileage.monitors.checks._findings import BatchReport, Finding, Severity
 from mileage.monitors.checks._large import check_parquet, check_parquet_on_dask, parquet_rows
 from mileage.monitors.checks._models import ResolvedModel, resolve_model
+from mileage.monitors.checks._slices import check_slice_columns
 from mileage.monitors.checks._slo import apply_slo_state
 from mileage.monitors.checks._sources import (
     FILE_SUFFIXES,
@@ -101,6 +103,8 @@ def create_monitor(
 def _baseline(
     reference: pd.DataFrame, suite: dict[str, Any], config: MonitorConfig
 ) -> dict[str, Any] | None:
+    # before the model is loaded: a slice on a missing column would silently match nothing
+    check_slice_columns(list(config.slices), [*reference.columns, config.prediction_column])
     ref = reference_with_predictions(reference, suite, config, _model(config))
     base = baseline_of(ref, config, config.parsed_slices(ref))
     return base.to_dict() if base else None
@@ -253,6 +257,10 @@ class MonitorRunner:
         self.home = home
         self.progress = progress or NullProgress()
         self._read_errors: dict[str, int] = {}
+        self._seq: dict[str, int] = {}
+        #: Batches whose planned run another process (a second ``monitor run``, the daemon)
+        #: stored first: their findings are in the store once, from that process.
+        self.raced: list[str] = []
         suite = get_suite(store, self.record.id)
         self.suite, self.suite_version = check_suite(suite["spec"]), int(suite["version"])
 
@@ -289,6 +297,8 @@ class MonitorRunner:
             b for b, info in done.items() if info["checked"] and not info["final"] and b not in ids
         ]
         self._read_errors = {b: int(info["read_errors"]) for b, info in done.items()}
+        self._seq = {b: int(info["seq"]) for b, info in done.items()}
+        self.raced = []
         reports: list[BatchReport] = []
         if not ids and not (pending and config.labels_uri):
             return reports
@@ -298,7 +308,9 @@ class MonitorRunner:
         labels, label_error = self._labels()
         self.progress.start(f"monitor {config.name}: checking batches", total=len(ids))
         for bid in ids:
-            reports.append(self._check(source, bid, reference, model, labels, label_error, as_of))
+            checked = self._check(source, bid, reference, model, labels, label_error, as_of)
+            if checked is not None:
+                reports.append(checked)
             self.progress.advance()
         self.progress.finish()
         if labels is not None:
@@ -307,6 +319,27 @@ class MonitorRunner:
                 if report is not None:
                     reports.append(report)
         return reports
+
+    def _save(
+        self, report: BatchReport, *, kind: str, started_at: Any, error: str | None = None
+    ) -> bool:
+        """Store ``report`` as the next run of its batch; False when another process did."""
+        seq = self._seq.get(report.batch_id, 0) + 1
+        run_id = save_report(
+            self.store,
+            self.record,
+            report,
+            kind=kind,
+            suite_version=self.suite_version,
+            started_at=started_at,
+            seq=seq,
+            error=error,
+        )
+        if run_id is None:
+            self.raced.append(report.batch_id)
+            return False
+        self._seq[report.batch_id] = seq
+        return True
 
     def _labels(self) -> tuple[pd.DataFrame | None, str | None]:
         if not self.config.labels_uri:
@@ -330,11 +363,11 @@ class MonitorRunner:
         labels: pd.DataFrame | None,
         label_error: str | None,
         as_of: Any,
-    ) -> BatchReport:
+    ) -> BatchReport | None:
         started = utcnow()
-        large = self._check_large(source, batch_id, reference, started)
+        large = self._check_large(source, batch_id, reference)
         if large is not None:
-            return large
+            return large if self._save(large, kind="check", started_at=started) else None
         task = BatchTask(
             source=_absolute(source),
             batch_id=batch_id,
@@ -357,7 +390,7 @@ class MonitorRunner:
         outcome = self.pool.run(check_batch_task, task) if self.pool else check_batch_task(task)
         return self._write(outcome, model)
 
-    def _write(self, outcome: BatchOutcome, model: ResolvedModel | None) -> BatchReport:
+    def _write(self, outcome: BatchOutcome, model: ResolvedModel | None) -> BatchReport | None:
         """Store what a check found: its predictions, SLO state and report (one writer)."""
         name, batch_id, started = self.config.name, outcome.batch_id, outcome.started
         if outcome.read_error is not None:
@@ -371,34 +404,23 @@ class MonitorRunner:
                 )
             unreadable = _unreadable(name, batch_id, DataError(f"{outcome.read_error}{note}"))
             unreadable.model_version = model.version if model else None
-            save_report(
-                self.store,
-                self.record,
-                unreadable,
-                kind="check",
-                suite_version=self.suite_version,
-                started_at=started,
-                error=outcome.read_error[:2000],
+            saved = self._save(
+                unreadable, kind="check", started_at=started, error=outcome.read_error[:2000]
             )
-            return unreadable
+            return unreadable if saved else None
         report = outcome.report
         assert report is not None  # a readable batch always has a report
         if outcome.predictions is not None:
             self.predictions_dir.mkdir(parents=True, exist_ok=True)
-            outcome.predictions.to_parquet(self.predictions_dir / f"{_safe(batch_id)}.parquet")
+            path = self.predictions_dir / f"{_safe(batch_id)}.parquet"
+            partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+            outcome.predictions.to_parquet(partial)
+            partial.replace(path)  # a racing run writes the same rows; never half a file
         self._slo_state(report)
-        save_report(
-            self.store,
-            self.record,
-            report,
-            kind="check",
-            suite_version=self.suite_version,
-            started_at=started,
-        )
-        return report
+        return report if self._save(report, kind="check", started_at=started) else None
 
     def _check_large(
-        self, source: BatchSource, batch_id: str, reference: pd.DataFrame, started: Any
+        self, source: BatchSource, batch_id: str, reference: pd.DataFrame
     ) -> BatchReport | None:
         """Check a Parquet batch larger than ``large_batch_rows`` in row groups (on the
         cluster when there is a client); None for a batch read whole."""
@@ -428,18 +450,8 @@ class MonitorRunner:
             "history": history,
         }
         if self.client is not None:
-            report = check_parquet_on_dask(self.client, path, **kwargs)
-        else:
-            report = check_parquet(path, **kwargs)
-        save_report(
-            self.store,
-            self.record,
-            report,
-            kind="check",
-            suite_version=self.suite_version,
-            started_at=started,
-        )
-        return report
+            return check_parquet_on_dask(self.client, path, **kwargs)
+        return check_parquet(path, **kwargs)
 
     def _slo_state(self, report: BatchReport) -> None:
         """Record the pipeline's windowed SLO state, with this batch's figures in the window."""
@@ -468,15 +480,7 @@ class MonitorRunner:
         )
         report.sort()
         self._slo_state(report)
-        save_report(
-            self.store,
-            self.record,
-            report,
-            kind="performance",
-            suite_version=self.suite_version,
-            started_at=started,
-        )
-        return report
+        return report if self._save(report, kind="performance", started_at=started) else None
 
 
 def _large_file(uri: str, large_batch_rows: int | None, client: Any) -> Path | None:

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -105,7 +106,8 @@ class Settings(BaseSettings):
         routers: Routers that deliver suggestions beside the inbox, in order (``mlflow``,
             ``webhook``, or plugins of the ``mileage.routers`` entry point group).
         webhook_url: Default Slack-compatible webhook for suggestions (a secret: never logged
-            or exported; a monitor's ``webhook_env`` overrides it).
+            or exported; a monitor's ``webhook_env`` overrides it). ``env:NAME`` reads the URL
+            from the environment variable ``NAME``, so ``mileage.toml`` holds no secret.
         route_retries: Attempts of one delivery within a cycle.
         route_backoff_seconds: First pause between delivery attempts; doubles after each.
         route_max_attempts: Attempts of one delivery over all cycles before it is marked
@@ -193,6 +195,34 @@ class Settings(BaseSettings):
                 f"LocalCluster on this machine, got {value!r}"
             )
         return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        text = value.get_secret_value() if value is not None else ""
+        if not text:
+            return None
+        if text.startswith("env:"):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", text[4:]):
+                raise ValueError("env: must be followed by an environment variable name")
+            return value
+        if not text.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL or env:NAME (a variable holding the URL)")
+        return value
+
+    def webhook(self) -> tuple[str | None, str]:
+        """The default webhook URL and where it came from, for messages (never the URL).
+
+        ``webhook_url = "env:SLACK_WEBHOOK_URL"`` (in ``mileage.toml``) reads the URL from
+        that variable each time, so the file holds no secret.
+
+        Returns:
+            ``(url or None, "MILEAGE_WEBHOOK_URL")`` or ``(url or None, "$NAME")``.
+        """
+        text = self.webhook_url.get_secret_value() if self.webhook_url else ""
+        if text.startswith("env:"):
+            return os.environ.get(text[4:]) or None, f"${text[4:]}"
+        return text or None, "MILEAGE_WEBHOOK_URL"
 
     @field_validator("runbook_url")
     @classmethod

@@ -163,6 +163,44 @@ def test_sqlite_start_time_yesterday_quarantines_one_run(
     _assert_one_quarantined(sqlite_store, report.runs_written, PECO_RUNS, run_id, "start_time")
 
 
+def _stored_names(store: TraceStore) -> dict[str, str | None]:
+    with store.connect() as conn:
+        return {
+            r.external_id: r.name for r in conn.execute(select(t.runs.c.external_id, t.runs.c.name))
+        }
+
+
+def test_mlflow_1_26_sqlite_run_names_empty_stay_empty(
+    sqlite_store: TraceStore, mlflow_db: Path
+) -> None:
+    """MLflow 1.26 wrote '' into every run's name; MLflow's client returns '', so do we."""
+    named, missing = _db_run(mlflow_db, 2), _db_run(mlflow_db, 5)
+    with sqlite3.connect(mlflow_db) as con:
+        assert con.execute("SELECT COUNT(*) FROM runs WHERE name = ''").fetchone()[0] == PECO_RUNS
+        con.execute("UPDATE runs SET name = NULL WHERE run_uuid IN (?, ?)", (named, missing))
+        con.execute(
+            "INSERT INTO tags (key, value, run_uuid) VALUES ('mlflow.runName', 'tagged', ?)",
+            (named,),
+        )
+    MlflowCollector(str(mlflow_db)).collect(sqlite_store)
+    names = _stored_names(sqlite_store)
+    assert len(names) == PECO_RUNS
+    # An empty name falls back to the mlflow.runName tag, as in MLflow's client, and is
+    # otherwise kept as it is stored: '' stays '', a missing name stays NULL.
+    assert names.pop(named) == "tagged" and names.pop(missing) is None
+    assert set(names.values()) == {""}
+
+
+def test_file_store_empty_run_name_stays_empty(sqlite_store: TraceStore, mlruns: Path) -> None:
+    run = _runs(mlruns)[4]
+    _edit_meta(run, "\nname: ''", "\nname: ''\nrun_name: ''")
+    (run / "tags" / "mlflow.runName").unlink()
+    MlflowCollector(str(mlruns)).collect(sqlite_store)
+    names = _stored_names(sqlite_store)
+    assert names[run.name] == ""
+    assert all(name for run_id, name in names.items() if run_id != run.name)
+
+
 def test_truncated_sqlite_database_is_refused_with_one_line(
     tmp_path: Path, mlflow_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from mileage.collectors.mlflow import MlflowCollector
 from mileage.platform.errors import SourceUnavailableError
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
+from mileage.platform.store import schema as t
 from mileage.testing import MlflowServer, free_port
 from mileage.testing.dump import dump_store
 from mileage.testing.mlflow_stores import BuiltStore
@@ -43,6 +45,9 @@ def test_rest_and_direct_readers_yield_identical_rows(
     a, b = dump_store(via_rest, signatures=False), dump_store(direct, signatures=False)
     for table in a:
         assert a[table] == b[table], table
+    with via_rest.connect() as conn:
+        stage = select(t.experiments.c.lifecycle_stage).where(t.experiments.c.external_id == "7")
+        assert conn.execute(stage).scalar_one() == "active"  # as its meta.yaml says
 
 
 @pytest.mark.slow  # an MLflow tracking server
@@ -80,6 +85,9 @@ def test_legacy_file_store_through_a_server_matches_the_direct_reader(
 ) -> None:
     root = tmp_path / "mlruns"
     shutil.copytree(agnias47, root)
+    # an experiment under .trash whose meta.yaml says active: one lifecycle rule for both
+    (root / ".trash").mkdir()
+    shutil.move(str(root / "7"), str(root / ".trash" / "7"))
     direct = TraceStore.open(f"sqlite:///{tmp_path / 'direct.db'}")
     MlflowCollector(str(root)).collect(direct)
     via_rest = TraceStore.open(f"sqlite:///{tmp_path / 'rest.db'}")
@@ -88,3 +96,6 @@ def test_legacy_file_store_through_a_server_matches_the_direct_reader(
     a, b = dump_store(via_rest, signatures=False), dump_store(direct, signatures=False)
     for table in a:
         assert a[table] == b[table], table
+    with via_rest.connect() as conn:
+        stage = select(t.experiments.c.lifecycle_stage).where(t.experiments.c.external_id == "7")
+        assert conn.execute(stage).scalar_one() == "active"  # as its meta.yaml says

@@ -116,7 +116,7 @@ def run(
             report.stat("drift", column, "drift_level", 0)
     for name, value in (stats or {}).items():
         report.stat("performance", None, name, value)
-    return save_report(
+    run_id = save_report(
         store,
         record,
         report,
@@ -124,6 +124,8 @@ def run(
         suite_version=1,
         started_at=datetime(2026, 11, 20, tzinfo=UTC),
     )
+    assert run_id is not None
+    return run_id
 
 
 def alerts_of(store: TraceStore) -> list[Alert]:

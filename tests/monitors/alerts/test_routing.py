@@ -478,3 +478,51 @@ def test_a_cycle_that_stopped_after_the_policy_is_finished_by_the_next(
     }
     again = respond(sqlite_store, "cancer", settings=_settings(tmp_path), routers=[pager])
     assert again.deliveries == [] and again.suggestions.created == []
+
+
+def test_default_webhook_as_env_reference_delivers_and_never_shows_the_url(
+    sqlite_store: TraceStore, cancer, tmp_path: Path, monkeypatch, caplog
+) -> None:
+    """``webhook_url = "env:TEAM_HOOK"`` in mileage.toml: the file holds no secret, the URL is
+    read from the variable when a message is sent, and is printed nowhere."""
+    toml = tmp_path / "mileage.toml"
+    toml.write_text('webhook_url = "env:TEAM_HOOK"\n')
+    settings = Settings.load(config_file=toml, home=tmp_path / "home", route_backoff_seconds=0)
+    assert "TEAM_HOOK" not in repr(settings) and "env:" not in repr(settings)
+    _synthetic_alert(sqlite_store, cancer, tmp_path)
+    monkeypatch.delenv("TEAM_HOOK", raising=False)
+    caplog.set_level(logging.DEBUG)
+    respond(sqlite_store, "cancer", settings=settings, routers=[WebhookRouter(settings)])
+    (s,) = list_suggestions(sqlite_store)
+    (failed,) = [d for d in get_suggestion(sqlite_store, s.id).deliveries if d.router == "webhook"]
+    assert failed.status == "failed" and failed.last_error is not None
+    assert "environment variable TEAM_HOOK is not set" in failed.last_error
+    receiver = Receiver(failures=0)
+    try:
+        monkeypatch.setenv("TEAM_HOOK", receiver.url)
+        (tmp_path / "second").mkdir()
+        files = _pipeline(cancer, tmp_path / "second")
+        create_monitor(sqlite_store, _config(files, name="cancer2"))
+        report = BatchReport("cancer2", "b1", None, 100, 9)
+        report.add(
+            [Finding("input", "read_batch", None, "readable", 0, 1, Severity.BLOCKING, "gone")]
+        )
+        save_report(
+            sqlite_store,
+            get_monitor(sqlite_store, "cancer2"),
+            report,
+            kind="check",
+            suite_version=1,
+            started_at=datetime.now(UTC),
+        )
+        respond(sqlite_store, "cancer2", settings=settings, routers=[WebhookRouter(settings)])
+        (message,) = receiver.received()
+        assert message["text"].startswith("[PAGE] cancer2:")
+    finally:
+        receiver.close()
+    for text in (caplog.text, toml.read_text(), repr(settings)):
+        assert "T0-secret-token" not in text
+    assert b"T0-secret-token" not in (tmp_path / "trace.db").read_bytes()
+    with pytest.raises(ConfigError, match="value not shown") as bad:
+        Settings.load(config_file=toml, webhook_url="hooks.example.com/T0-secret-token")
+    assert "T0-secret-token" not in str(bad.value)

@@ -32,6 +32,7 @@ from mileage.collectors.mlflow._records import (
     RegistrySnapshot,
     RunHeader,
     RunRecord,
+    kept_run_name,
     normalize_stage,
     normalize_status,
     signature_of,
@@ -384,7 +385,11 @@ class FileStoreReader:
         return RunRecord(
             run_id=header.run_id,
             experiment_id=header.experiment_id,
-            name=(meta.get("run_name") or meta.get("name") or tags.get("mlflow.runName") or None),
+            name=kept_run_name(
+                # MLflow reads ``run_name``; an old file's ``name`` is used when it says something.
+                meta["run_name"] if "run_name" in meta else (meta.get("name") or None),
+                tags,
+            ),
             user=meta.get("user_id") or tags.get("mlflow.user") or None,
             status=header.status,
             start_ms=meta.get("start_time"),

@@ -90,6 +90,17 @@ def restore_infinities(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def kept_run_name(stored: Any, tags: dict[str, str]) -> Any:
+    """A run's name as MLflow's own client returns it.
+
+    The stored name, or when it is empty the ``mlflow.runName`` tag, or when that is empty
+    too the stored value itself: an empty name stays ``''`` and a missing one ``None`` (MLflow
+    1.x databases hold ``''`` in every run's name). Anything else (a list in a hand-edited
+    ``meta.yaml``) is passed on for :func:`run_problem` to quarantine.
+    """
+    return stored or tags.get("mlflow.runName") or stored
+
+
 @dataclass
 class RunRecord:
     """One run with everything the trace store keeps of it."""

@@ -27,6 +27,7 @@ from mileage.collectors.mlflow._records import (
     RegistrySnapshot,
     RunHeader,
     RunRecord,
+    kept_run_name,
     normalize_stage,
     normalize_status,
     signature_of,
@@ -287,7 +288,7 @@ class RestReader:
                 RunRecord(
                     run_id=h.run_id,
                     experiment_id=str(info.get("experiment_id")),
-                    name=info.get("run_name") or tags.get("mlflow.runName") or None,
+                    name=kept_run_name(info.get("run_name"), tags),
                     user=info.get("user_id") or tags.get("mlflow.user") or None,
                     status=normalize_status(info.get("status")),
                     start_ms=_int(info.get("start_time")),

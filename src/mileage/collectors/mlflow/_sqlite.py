@@ -23,6 +23,7 @@ from mileage.collectors.mlflow._records import (
     RegistrySnapshot,
     RunHeader,
     RunRecord,
+    kept_run_name,
     normalize_stage,
     normalize_status,
     restore_infinities,
@@ -268,7 +269,7 @@ class SqliteReader:
                 RunRecord(
                     run_id=h.run_id,
                     experiment_id=str(r[1]),
-                    name=r[2] or run_tags.get("mlflow.runName") or None,
+                    name=kept_run_name(r[2], run_tags),
                     user=r[3] or run_tags.get("mlflow.user") or None,
                     status=normalize_status(r[4]),
                     start_ms=r[5],

@@ -17,6 +17,7 @@ from mileage.metalearner.nextstep._baselines import (
     TopKResult,
     evaluate,
 )
+from mileage.metalearner.nextstep._bookkeeping import bookkeeping_units, modelling_only
 from mileage.metalearner.nextstep._chains import (
     Chain,
     Step,
@@ -53,10 +54,12 @@ __all__ = [
     "SimulatedUser",
     "Step",
     "TopKResult",
+    "bookkeeping_units",
     "dag_layout",
     "diff_units",
     "evaluate",
     "generate_chains",
     "linear_layout",
     "load_chains",
+    "modelling_only",
 ]

@@ -9,6 +9,7 @@ table, whatever collector or executor wrote them.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,6 +40,8 @@ class Step:
         descendants: Number of units downstream of each unit.
         versions: Version of each unit (operator fingerprint, or parameter value), when known.
         run_id: The run's id in the trace store, when it came from there.
+        metric_values: Every metric value the run logged (its last values), to tell results
+            logged as parameters from choices.
     """
 
     units: tuple[str, ...]
@@ -50,6 +53,7 @@ class Step:
     descendants: Mapping[str, int] = field(default_factory=dict)
     versions: Mapping[str, str] = field(default_factory=dict)
     run_id: int | None = None
+    metric_values: tuple[float, ...] = ()
 
 
 @dataclass
@@ -271,6 +275,11 @@ def _load(
                     descendants=desc,
                     versions=versions,
                     run_id=m.id,
+                    metric_values=tuple(
+                        v
+                        for v in metrics.get(m.id, {}).values()
+                        if v is not None and math.isfinite(v)
+                    ),
                 )
             )
         chains.append(

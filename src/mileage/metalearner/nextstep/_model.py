@@ -16,6 +16,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mileage.metalearner._errors import ModelFileError
+from mileage.metalearner.nextstep._bookkeeping import bookkeeping_units, modelling_only
 from mileage.metalearner.nextstep._chains import Chain
 from mileage.metalearner.nextstep._features import (
     CATEGORICAL,
@@ -194,6 +195,9 @@ class NextChangePredictor(BaseEstimator):
 
     Trained on chains from the trace store (MLflow, OpenML, Mileage's executor) or from the
     chain generator; see :mod:`mileage.metalearner.nextstep._features` for the features.
+    Only modelling choices are ranked: bookkeeping parameters (results logged as parameters,
+    paths, seeds, timestamps, ids; see :mod:`mileage.metalearner.nextstep._bookkeeping`) are
+    left out of training and of predictions.
     A new user's chain is scored from its own first iterations plus priors learned from
     other chains, so the model adapts within a few iterations.
 
@@ -211,6 +215,8 @@ class NextChangePredictor(BaseEstimator):
         priors_: Change rates and transitions of the training chains.
         n_chains_: Number of training chains.
         n_rows_: Number of training rows (step, unit).
+        bookkeeping_: Parameters left out as bookkeeping, with the reason (``seed``,
+            ``result``, ``path``...).
 
     Example:
         >>> from mileage.metalearner.nextstep import generate_chains
@@ -288,6 +294,8 @@ class NextChangePredictor(BaseEstimator):
                 "NextChangePredictor.fit needs at least one chain with two or more runs; "
                 "collect run histories first ('mileage collect mlflow ...') or generate chains."
             )
+        self.bookkeeping_ = bookkeeping_units(chains)
+        chains = modelling_only(chains, self.bookkeeping_)
         self.complexity_ = self._choose_complexity(chains)
         self.priors_ = Priors.fit(chains)
         rows, labels, _ = training_table(chains, self.priors_)
@@ -311,6 +319,9 @@ class NextChangePredictor(BaseEstimator):
         check_is_fitted(self)
         if not chain.steps:
             return {}
+        drop = {**bookkeeping_units([chain]), **self.bookkeeping_}
+        chain = modelling_only([chain], drop)[0]
+        context = modelling_only(context, drop) if context else context
         history = user_histories([*context, chain]).get(chain.key) if context else None
         units, rows = [], []
         for _, unit, features, _ in iter_rows(
@@ -346,6 +357,7 @@ class NextChangePredictor(BaseEstimator):
             "priors": self.priors_.to_json(),
             "n_chains": self.n_chains_,
             "n_rows": self.n_rows_,
+            "bookkeeping": self.bookkeeping_,
         }
         (folder / MODEL_FILE).write_text(model, encoding="utf-8")
         (folder / META_FILE).write_text(
@@ -383,6 +395,7 @@ class NextChangePredictor(BaseEstimator):
         est.priors_ = Priors.from_json(meta["priors"])
         est.n_chains_ = int(meta["n_chains"])
         est.n_rows_ = int(meta["n_rows"])
+        est.bookkeeping_ = {str(k): str(v) for k, v in meta.get("bookkeeping", {}).items()}
         return est
 
 

@@ -380,8 +380,8 @@ def recommend(
     Raises:
         ConfigError: Unknown candidate source (the message lists the known ones), bad ``k``
             or problem type.
-        DataError: A meta-feature is not a number or is infinite (None and NaN mean
-            unknown).
+        DataError: A meta-feature is not a number or is infinite, or a count or ratio is
+            negative (None and NaN mean unknown).
     """
     import numpy as np
     import pandas as pd
@@ -439,7 +439,9 @@ def known_meta_features(meta_features: Mapping[str, Any]) -> dict[str, float]:
     out (the ranker's LightGBM models handle missing values).
 
     Raises:
-        DataError: A value is not a number (booleans and strings included) or is infinite.
+        DataError: A value is not a number (booleans and strings included) or is infinite,
+            or a count or ratio (``n_instances``, ``majority_class_size``,
+            ``missing_values_ratio``...) is negative.
     """
     out: dict[str, float] = {}
     bad: dict[str, Any] = {}
@@ -458,6 +460,21 @@ def known_meta_features(meta_features: Mapping[str, Any]) -> dict[str, float]:
         raise DataError(
             f"meta-features {sorted(bad)} are not finite numbers ({bad}); pass numbers, "
             "or None/NaN for unknown ones."
+        )
+    negative = {
+        name: number
+        for name, number in out.items()
+        if number < 0
+        and (
+            name.startswith("n_")
+            or name.endswith(("_class_size", "_ratio"))
+            or name in ("dimensionality", "inverse_dimensionality")
+        )
+    }
+    if negative:
+        shown = ", ".join(f"{name}={number:g}" for name, number in sorted(negative.items()))
+        raise DataError(
+            f"meta-features {shown}: counts and ratios must be 0 or more (None/NaN for unknown)."
         )
     return out
 

@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import time
 import urllib.error
 import urllib.request
@@ -40,6 +41,7 @@ from sqlalchemy import insert, select, update
 
 from mileage.monitors._registry import get_monitor
 from mileage.monitors.checks._check import MonitorConfig
+from mileage.monitors.checks._sources import webhook_variable
 from mileage.platform.errors import ConfigError, MileageError
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore, as_utc, utcnow
@@ -233,21 +235,32 @@ class WebhookRouter:
 
     def _url(self, config: MonitorConfig) -> tuple[str | None, str]:
         if config.webhook_env:
-            return os.environ.get(config.webhook_env) or None, f"${config.webhook_env}"
-        url = self.settings.webhook_url
-        return (url.get_secret_value() if url else None), "MILEAGE_WEBHOOK_URL"
+            try:
+                name = webhook_variable(config.webhook_env)
+            except ConfigError:  # stored before names were checked: never echo it
+                raise RouterConfigError(
+                    f"webhook of pipeline {config.name!r}: its webhook setting is not an "
+                    "environment variable name (value not shown); set one with 'mileage "
+                    f"monitor edit {shlex.quote(config.name)} --webhook-env env:NAME'"
+                ) from None
+            return os.environ.get(name or "") or None, f"${name}"
+        return self.settings.webhook()
 
     def deliver(self, message: Message) -> str:
-        url, source = self._url(message.config)
         if message.level == "info":
             return "skipped"
-        if not url and message.config.webhook_env:
-            # the monitor asked for a webhook: an unset variable loses its owner's messages
+        url, source = self._url(message.config)
+        if not url and source.startswith("$"):
+            # a webhook was asked for: an unset variable loses its owner's messages
+            if message.config.webhook_env:
+                whose = f"pipeline {message.config.name!r}"
+                stop = "'mileage monitor edit NAME --webhook-env \"\"' stops using it"
+            else:
+                whose = f"MILEAGE_WEBHOOK_URL (env:{source[1:]})"
+                stop = "unsetting webhook_url stops using it"
             raise RouterConfigError(
-                f"webhook of pipeline {message.config.name!r}: environment variable "
-                f"{message.config.webhook_env} is not set in the daemon's environment; set it "
-                "to the webhook URL (or 'mileage monitor edit NAME --webhook-env ''' to stop "
-                "using a webhook)"
+                f"webhook of {whose}: environment variable {source[1:]} is not set in the "
+                f"daemon's environment; set it to the webhook URL ({stop})"
             )
         if not url:
             return "skipped"

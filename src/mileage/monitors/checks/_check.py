@@ -81,8 +81,8 @@ class MonitorConfig:
             served before the current one, when the monitor has seen one.
         rollback_policy: ``manual`` (rollbacks are suggested) or ``auto`` (a rollback runs by
             itself when the SLO is breached; nothing else ever does).
-        webhook_env: Environment variable holding this pipeline's webhook URL (the URL itself
-            is never stored, logged or exported).
+        webhook_env: Environment variable holding this pipeline's webhook URL, as ``NAME`` or
+            ``env:NAME`` (the URL itself is never stored, logged or exported).
         alerts: :class:`~mileage.monitors.alerts._policy.AlertOptions` as a dict.
         slices: Declared slices (``"north: region == north"``).
         slice_columns: Columns whose values are each a slice.
@@ -124,6 +124,8 @@ class MonitorConfig:
     alerts: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.webhook_env and self.webhook_env.startswith("env:"):
+            self.webhook_env = self.webhook_env[4:]  # the variable's name is what is kept
         if self.rollback_policy not in ROLLBACK_POLICIES:
             raise ConfigError(
                 f"monitor {self.name!r}: rollback policy {self.rollback_policy!r} is not one of "

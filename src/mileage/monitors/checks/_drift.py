@@ -34,6 +34,8 @@ from mileage.platform.errors import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
+log = logging.getLogger(__name__)
+
 #: Evidently method names and how findings call their statistic.
 STATISTIC_OF = {"wasserstein": "wasserstein_normed", "jensenshannon": "jensenshannon"}
 MIN_ROWS = 20
@@ -226,6 +228,44 @@ def evidently_report_scores(
     return out
 
 
+def _finite_only(
+    reference: pd.DataFrame, batch: pd.DataFrame, columns: dict[str, str], report: BatchReport
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both frames with ``inf`` and ``-inf`` of numeric columns turned into missing values.
+
+    One infinite value makes the standard deviation NaN (the column would be skipped as
+    constant) and the distances infinite, so it would switch drift off for that column. They
+    are left out instead, with a warning naming the column for the reference (the batch's are
+    reported by validation).
+    """
+    import numpy as np
+
+    def cleaned(frame: pd.DataFrame, what: str) -> pd.DataFrame:
+        out = None
+        for name, kind in columns.items():
+            if kind != "numeric" or name not in frame.columns:
+                continue
+            if dtype_family(frame[name].dtype) != "numeric":
+                continue
+            values = frame[name].to_numpy(dtype=float, na_value=np.nan)
+            infinite = int(np.isinf(values).sum())
+            if not infinite:
+                continue
+            if out is None:
+                out = frame.copy()
+            out[name] = np.where(np.isinf(values), np.nan, values)
+            if what == "reference":
+                note = (
+                    f"reference column {name!r}: {infinite} infinite value(s) left out of its "
+                    "drift statistics"
+                )
+                log.warning("%s", note)
+                report.notes.append(note)
+        return frame if out is None else out
+
+    return cleaned(reference, "reference"), cleaned(batch, "batch")
+
+
 def _usable_columns(
     reference: pd.DataFrame, batch: pd.DataFrame, columns: dict[str, str]
 ) -> dict[str, str]:
@@ -278,6 +318,7 @@ def drift_batch(
     options = options or DriftOptions()
     history = history or {}
     started = time.perf_counter()
+    reference, batch = _finite_only(reference, batch, columns, report)
     usable = _usable_columns(reference, batch, columns)
     report.stat("drift", None, "columns_tested", len(usable))
     if not usable:

@@ -134,3 +134,21 @@ def resolve_slices(
     if dupes:
         raise ConfigError(f"slice names must be unique; repeated: {', '.join(sorted(dupes))}.")
     return slices
+
+
+def check_slice_columns(texts: list[str], columns: list[Any]) -> None:
+    """Every column a declared slice names is one of ``columns`` (the reference's, and the
+    prediction column).
+
+    Raises:
+        ConfigError: A slice names a missing column (it would never match a row, silently).
+    """
+    for text in texts:
+        piece = Slice.parse(text)
+        for column in sorted(piece.columns):
+            if column not in columns:
+                known = ", ".join(map(str, columns[:20]))
+                raise ConfigError(
+                    f"slice {piece.name!r} names column {column!r}, which the reference does "
+                    f"not have (columns: {known}); fix the --slice condition."
+                )

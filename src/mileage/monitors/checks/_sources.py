@@ -15,6 +15,7 @@ A source is written as one string:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,6 +103,44 @@ def refuse_stored_password(uri: str | None, option: str) -> None:
             f"clear; put the URL in an environment variable and pass {option} "
             f"env:VAR#{table} instead."
         )
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def redact_secret_url(text: str) -> str:
+    """A URL cut to its scheme and host (``https://hooks.slack.com/…``): webhook URLs carry
+    their secret in the path, database URLs in the password."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return "(value not shown)"
+    host = rest.split("/", 1)[0].rpartition("@")[2]
+    return f"{scheme}://{host}/…"
+
+
+def webhook_variable(value: str | None, option: str = "--webhook-env") -> str | None:
+    """The environment variable named by a webhook reference (``SLACK_URL`` or
+    ``env:SLACK_URL``); None or empty means no webhook.
+
+    Raises:
+        ConfigError: Not a variable name; a URL is refused without being echoed (it would be
+            stored and printed in clear).
+    """
+    if not value:
+        return None
+    name = value[4:] if value.startswith("env:") else value
+    if _ENV_NAME.fullmatch(name):
+        return name
+    if "://" in value:
+        raise ConfigError(
+            f"{option} {redact_secret_url(value)}: a webhook URL is a secret and is never "
+            f"stored; put it in an environment variable (export SLACK_WEBHOOK_URL=...) and pass "
+            f"{option} env:SLACK_WEBHOOK_URL."
+        )
+    raise ConfigError(
+        f"{option} {value!r} is not an environment variable name (letters, digits and '_', "
+        f"not starting with a digit); pass {option} env:NAME."
+    )
 
 
 def read_file(path: Path, *, what: str = "data") -> pd.DataFrame:

@@ -311,7 +311,7 @@ def infer_suite(
         The suite as a JSON-able dict (see the module docstring).
 
     Raises:
-        ConfigError: The reference has no rows or no columns.
+        ConfigError: The reference has no rows or no columns, or a column has an empty name.
 
     Example:
         >>> import pandas as pd
@@ -324,6 +324,12 @@ def infer_suite(
         raise ConfigError(
             f"reference data has {reference.shape[0]} rows and {reference.shape[1]} columns; "
             "a suite needs a non-empty reference (the data the model was validated on)."
+        )
+    unnamed = [i for i, name in enumerate(reference.columns, start=1) if str(name) == ""]
+    if unnamed:
+        raise ConfigError(
+            f"reference data: column {unnamed[0]} of {reference.shape[1]} has an empty name; "
+            "name it in the file's header (or drop it) so checks can refer to it."
         )
     columns = {
         str(name): _column_spec(reference[name], options, identifier=name == id_column)
@@ -372,6 +378,34 @@ def _check_bounds(name: str, col: dict[str, Any]) -> None:
         )
 
 
+#: Great Expectations arguments that name columns: one (column, column_A/B) or several.
+_COLUMN_KWARGS = frozenset({"column", "column_A", "column_B", "column_list", "column_set"})
+
+
+def _check_expectation(number: int, exp: Any) -> None:
+    """A custom expectation has a Great Expectations type, and names columns that have names."""
+    if not isinstance(exp, dict) or not str(exp.get("type", "")).startswith("expect_"):
+        raise ConfigError(
+            f"suite expectation #{number} must be an object with a Great Expectations "
+            f"'type' (expect_...) and 'kwargs'; got {exp!r}."
+        )
+    kwargs = exp.get("kwargs") or {}
+    if not isinstance(kwargs, dict):
+        raise ConfigError(
+            f"suite expectation #{number} ({exp['type']}): 'kwargs' must be an object, "
+            f"got {kwargs!r}."
+        )
+    for key, value in kwargs.items():
+        if key not in _COLUMN_KWARGS:  # column_index, value_set...: not names
+            continue
+        named = value if isinstance(value, list | tuple) else [value]
+        if any(not isinstance(c, str) or not c.strip() for c in named):
+            raise ConfigError(
+                f"suite expectation #{number} ({exp['type']}): {key!r} is {value!r}; "
+                "name a column of the batches."
+            )
+
+
 def check_suite(spec: Any) -> dict[str, Any]:
     """Validate a suite read from a file or the store; returns it unchanged.
 
@@ -388,6 +422,11 @@ def check_suite(spec: Any) -> dict[str, Any]:
         raise ConfigError("suite: 'columns' must map column names to their checks.")
     kinds = {"numeric", "categorical", "text", "datetime", "identifier"}
     for name, col in columns.items():
+        if not str(name).strip():
+            raise ConfigError(
+                f"suite: a column is named {name!r}; every column needs a name (the one in the "
+                "batches' header)."
+            )
         if not isinstance(col, dict) or col.get("kind") not in kinds:
             raise ConfigError(
                 f"suite column {name!r}: 'kind' must be one of {sorted(kinds)}, got "
@@ -411,11 +450,7 @@ def check_suite(spec: Any) -> dict[str, Any]:
             except ValueError as exc:
                 raise ConfigError(f"suite column {name!r}, check {check!r}: {exc}.") from None
     for i, exp in enumerate(spec.get("expectations") or []):
-        if not isinstance(exp, dict) or not str(exp.get("type", "")).startswith("expect_"):
-            raise ConfigError(
-                f"suite expectation #{i + 1} must be an object with a Great Expectations "
-                f"'type' (expect_...) and 'kwargs'; got {exp!r}."
-            )
+        _check_expectation(i + 1, exp)
     return spec
 
 

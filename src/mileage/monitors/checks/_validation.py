@@ -561,7 +561,7 @@ def validate_batch(
                     threshold=0,
                     severity=Severity.INFO,
                     message=f"{where}: {len(extra)} column(s) not in the reference are ignored: "
-                    f"{', '.join(extra[:10])}; re-infer the suite if they are new features.",
+                    f"{', '.join(map(repr, extra[:10]))}; re-infer the suite if they are new features.",
                     evidence={"columns": extra[:50]},
                 )
             ]

@@ -75,7 +75,11 @@ monitor_runs = Table(
     Column("finished_at", Timestamp),
     Column("error", Text),
     Column("summary", Json, nullable=False),
+    # The n-th run of this batch (1, 2, ...), as planned by the process that ran it: unique
+    # per (monitor, batch), so two processes that planned the same check cannot both store it.
+    Column("seq", Integer),
     Index("ix_monitor_runs_monitor_batch", "monitor_id", "batch_id"),
+    Index("uq_monitor_runs_monitor_batch_seq", "monitor_id", "batch_id", "seq", unique=True),
     Index("ix_monitor_runs_monitor_started", "monitor_id", "started_at"),
 )
 
