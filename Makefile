@@ -1,6 +1,10 @@
 # Two commands: `make run` (set up, then the main job) and `make test` (set up, then every check).
 # `make check` is the fast lane for the edit-test loop: lint, types, and the tests not marked
 # slow or bench (a few minutes on 2 cores).
+# Tests run in PYTEST_WORKERS processes (pytest-xdist): most of a test's time is spent waiting
+# for a server or a subprocess, so more workers than cores pays off.
+PYTEST_WORKERS ?= 4
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -40,15 +44,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Every test, the slow end-to-end ones and the doctests included. The benchmarks' --quick smoke
-# runs (`make bench-quick`, about 15-25 minutes here) are left out of `make test` until they fit
-# its time budget.
+# Every test: the slow end-to-end ones, the doctests and every benchmark's --quick smoke run.
 pytest: install test-deps
-	$(BIN)/pytest -m "not bench"
+	$(PYTEST)
 
 # The fast lane: no servers killed and resumed, no real trainings, no benchmark smoke runs.
 pytest-fast: install test-deps
-	$(BIN)/pytest -m "not slow and not bench"
+	$(PYTEST) -m "not slow and not bench"
 
 $(STAMP313): pyproject.toml constraints.txt
 	$(PYTHON313) -m venv $(VENV313)
@@ -74,7 +76,7 @@ check: install test-deps lint typecheck pytest-fast
 
 # Only the benchmarks' --quick smoke runs.
 bench-quick: install
-	$(BIN)/pytest -m bench
+	$(PYTEST) -m bench
 
 # Build the wheel, install it into a throwaway venv, run `mileage init` from it.
 wheel-check: install
