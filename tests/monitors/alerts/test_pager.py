@@ -235,9 +235,7 @@ def test_unack_on_the_command_line_expires_the_silence_and_the_alert_pages_again
 
     def state() -> str:
         (held,) = [
-            a
-            for a in alertmanager.alerts()
-            if a["labels"].get("mileage_alert_id") == str(page.id)
+            a for a in alertmanager.alerts() if a["labels"].get("mileage_alert_id") == str(page.id)
         ]
         return str(held["status"]["state"])
 
