@@ -20,6 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mileage.daemon._health import JobsSource
+from mileage.daemon._runbooks import runbooks_page
 from mileage.daemon._http import BoundedWSGIServer, MetricsSnapshot, _QuietHandler
 from mileage.daemon._jobs import (
     METRIC_SOURCES,
@@ -37,7 +38,7 @@ from mileage.platform.metrics import (
     StoreCollector,
     StoreMetricSource,
 )
-from mileage.platform.settings import Settings
+from mileage.platform.settings import RUNBOOKS_PATH, Settings
 from mileage.platform.store import TraceStore, utcnow
 from mileage.platform.store import schema as t
 
@@ -561,6 +562,16 @@ class Daemon:
                     [("Content-Type", "application/json")],
                 )
                 return [json.dumps(body).encode()]
+            if environ.get("PATH_INFO") == RUNBOOKS_PATH:  # what alert links open
+                page = runbooks_page()
+                start_response(
+                    "200 OK",
+                    [
+                        ("Content-Type", "text/html; charset=utf-8"),
+                        ("Content-Length", str(len(page))),
+                    ],
+                )
+                return [page]
             if environ.get("PATH_INFO") == "/metrics":
                 self._last_scrape = time.time()
             return metrics_app(environ, start_response)
