@@ -20,7 +20,6 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mileage.daemon._health import JobsSource
-from mileage.daemon._runbooks import runbooks_page
 from mileage.daemon._http import BoundedWSGIServer, MetricsSnapshot, _QuietHandler
 from mileage.daemon._jobs import (
     METRIC_SOURCES,
@@ -31,6 +30,7 @@ from mileage.daemon._jobs import (
     JobSpec,
 )
 from mileage.daemon._leader import LeaderLock
+from mileage.daemon._runbooks import runbooks_page
 from mileage.platform.errors import ConfigError, MileageError
 from mileage.platform.logs import iso_utc
 from mileage.platform.metrics import (
