@@ -262,3 +262,14 @@ def test_unack_on_the_command_line_expires_the_silence_and_the_alert_pages_again
     }
     missing = runner.invoke(app, ["--db-url", broken.url, "alerts", "unack", "999999"])
     assert missing.exit_code == 1 and "999999" in missing.output
+
+
+def test_with_nothing_to_push_an_unreachable_alertmanager_is_still_found(
+    sqlite_store: TraceStore, alertmanager: AlertmanagerServer, tmp_path: Path
+) -> None:
+    """No open alert yet: the push still checks the pager, so /healthz says it is away before
+    the first page is due."""
+    assert push_alerts(sqlite_store, _settings(tmp_path, alertmanager.url)).firing == []
+    away = _settings(tmp_path, f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(PagerError, match=r"is unreachable"):
+        push_alerts(sqlite_store, away)
