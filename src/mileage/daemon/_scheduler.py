@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -551,6 +551,9 @@ class Daemon:
         /metrics serves :attr:`snapshot`, which is rendered now and then kept fresh by its
         own thread (see :class:`~mileage.daemon._http.MetricsSnapshot`).
         """
+        # no '<counter>_created' series (process-wide: this process exports the daemon's
+        # metrics): 1,500 of 9,700 series at 500 pipelines, which Prometheus does not use
+        disable_created_metrics()
         self.snapshot.start()
         metrics_app = self.snapshot.app
 
