@@ -38,10 +38,11 @@ slot after it):
   seconds, since the time to drain that queue does not shrink with the clock (a delay that is
   a third of an accelerated 30-second slot is a thirtieth of a real 5-minute one);
 * CPU: process CPU time per slot and CPU% of one core, sampled every second (the process also
-  runs the batch feeder and the scraper; the CPU spent producing ``/metrics`` is measured
+  runs the batch feeder; the CPU spent producing ``/metrics`` is measured
   inside the registry and reported apart); RSS at the start, middle and end of the steady
   state, with its fitted slope;
-* ``/metrics``: scraped over HTTP every 5 real seconds (``serve_http`` on 127.0.0.1; three
+* ``/metrics``: scraped over HTTP every 5 real seconds from a separate process, as Prometheus
+  does (``serve_http`` on 127.0.0.1; three
   times a 15-second Prometheus scrape interval): p50/p95/max time, size and number of series.
   ``job_runs`` is first filled with ``--history-days`` (1) of past runs of the 500 jobs, as a
   daemon that has been running that long would have.
@@ -74,17 +75,18 @@ import argparse
 import contextlib
 import dataclasses
 import itertools
+import json
 import logging
 import math
 import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -309,8 +311,36 @@ class Sampler:
         self._thread.join()
 
 
+#: The scraper's own process: Prometheus scrapes from outside the daemon, so the client must
+#: not compete with the daemon's threads for its interpreter (in one process, the client's
+#: own GIL waits were counted as the daemon's latency).
+_SCRAPER = r"""
+import json, os, sys, time, urllib.request
+urls, period, latest = json.loads(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+while True:
+    for name, url in urls.items():
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp:
+                body = resp.read()
+        except OSError as exc:
+            print(json.dumps({"name": name, "error": str(exc)}), flush=True)
+            continue
+        elapsed = time.perf_counter() - started
+        series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+        if name == "mileage":
+            with open(latest + ".tmp", "wb") as out:
+                out.write(body)
+            os.replace(latest + ".tmp", latest)
+        row = {"name": name, "t": time.time(), "seconds": elapsed, "bytes": len(body)}
+        print(json.dumps({**row, "series": series}), flush=True)
+    time.sleep(period)
+"""
+
+
 class Scraper:
-    """GET each URL in turn, once per ``period`` real seconds; records time, size, series."""
+    """GET each URL in turn, once per ``period`` real seconds, from a separate process (as
+    Prometheus does); records time, size, series."""
 
     def __init__(
         self,
@@ -323,35 +353,44 @@ class Scraper:
         self.on_body = on_body
         self.results: dict[str, list[dict[str, Any]]] = {k: [] for k in urls}
         self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-scraper", daemon=True)
+        self._latest = Path(tempfile.mkdtemp(prefix="mileage-scraper-")) / "latest"
+        self._proc: subprocess.Popen[str] | None = None
+        self._thread = threading.Thread(target=self._read, name="bench-scraper", daemon=True)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for name, url in list(self.urls.items()):
-                started = time.perf_counter()
-                try:
-                    with urllib.request.urlopen(url, timeout=60) as resp:
-                        body = resp.read()
-                except OSError as exc:
-                    self.errors.append(f"{name}: {exc}")
-                    continue
-                elapsed = time.perf_counter() - started
-                series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
-                self.results[name].append(
-                    {"t": time.time(), "seconds": elapsed, "bytes": len(body), "series": series}
-                )
-                if self.on_body is not None:
-                    self.on_body(name, body)
-            self._stop.wait(self.period)
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            row = json.loads(line)
+            name = row.pop("name")
+            if "error" in row:
+                self.errors.append(f"{name}: {row['error']}")
+                continue
+            self.results[name].append(row)
+            if self.on_body is not None and name == "mileage" and self._latest.exists():
+                self.on_body(name, self._latest.read_bytes())
 
     def __enter__(self) -> Scraper:
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _SCRAPER,
+                json.dumps(self.urls),
+                str(self.period),
+                str(self._latest),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=30)
+        self._thread.join(timeout=30)
+        shutil.rmtree(self._latest.parent, ignore_errors=True)
 
 
 class WarningLog(logging.Handler):

@@ -34,6 +34,7 @@ IDS = [" ".join(path) for path, _ in COMMANDS]
 NOT_FOUND: dict[str, list[str]] = {
     "alerts ack": ["alerts", "ack", "999", "--by", "ana"],
     "alerts resolve": ["alerts", "resolve", "999", "--by", "ana"],
+    "alerts unack": ["alerts", "unack", "999", "--by", "ana"],
     "alerts show": ["alerts", "show", "999"],
     "jobs": ["jobs", "monitor:nope"],
     "monitor cadence": ["monitor", "cadence", "nope"],

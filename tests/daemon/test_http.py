@@ -89,6 +89,41 @@ def test_metrics_come_from_a_snapshot_that_a_job_run_refreshes(
     assert 0 <= health["metrics_age_seconds"] < 10
 
 
+def test_counters_come_without_created_series(served: tuple[Daemon, int, list[float]]) -> None:
+    daemon, port, _ = served
+    daemon.specs()
+    daemon.run_job("tick:a", slot_ms=1_000)
+    daemon.snapshot.refresh()
+    body = _get(port, "/metrics")[0].decode()
+    assert "mileage_job_runs_total{" in body
+    assert "_created" not in body
+
+
+def test_rendering_pauses_in_proportion_to_its_cost() -> None:
+    """A costly rendering is followed by a pause ten times as long (capped by the refresh
+    period), so rendering cannot keep the interpreter from serving scrapes."""
+    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.registry import Collector
+
+    from mileage.daemon._http import MIN_REFRESH_GAP_SECONDS, MetricsSnapshot
+
+    class Slow(Collector):
+        def collect(self) -> Iterator[Any]:
+            time.sleep(0.15)
+            yield GaugeMetricFamily("slow", "A costly family.", value=1.0)
+
+    registry = CollectorRegistry()
+    snapshot = MetricsSnapshot(registry, refresh_seconds=10.0)
+    snapshot.refresh()
+    assert snapshot.gap_seconds() == MIN_REFRESH_GAP_SECONDS  # cheap: the floor
+    registry.register(Slow())
+    snapshot.refresh()
+    assert 0.15 <= snapshot.last_cost_seconds < 1.0
+    assert snapshot.gap_seconds() == pytest.approx(10 * snapshot.last_cost_seconds)
+    snapshot.refresh_seconds = 1.2  # never staler than the refresh period
+    assert snapshot.gap_seconds() == 1.2
+
+
 def test_metrics_are_gzipped_for_clients_that_accept_it(
     served: tuple[Daemon, int, list[float]],
 ) -> None:

@@ -3,7 +3,9 @@ was added from), Prometheus with the shipped config and rules, Alertmanager with
 config whose receivers point at a recording webhook. Each step asserts what reaches people.
 
 Timings are shortened the sanctioned ways only: scrape and evaluation every second, ``for:``
-durations of a few seconds, short Alertmanager group waits, a monitor cadence of seconds.
+durations of a few seconds, short Alertmanager group waits, a monitor cadence of seconds. The
+burn-rate windows (5m, 1h...) are the shipped ones: the drill's Prometheus holds a few minutes
+of samples, so the fast-burn page resolves once the broken share of them falls under 14.4%.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from mileage.dashboards import with_receivers
 from mileage.platform.store import TraceStore
@@ -80,6 +83,9 @@ class Stack:
         }
         for key in ("MILEAGE_CONFIG", "MILEAGE_WEBHOOK_URL", "ONCALL_HOOK_UNSET"):
             self.env.pop(key, None)
+        # a receiver that accepts and never answers (within the drill)
+        self.hung = WebhookReceiver(delay=120)
+        self.env["ONCALL_HOOK_HUNG"] = f"{self.hung.url}/hook"
 
     def cli(self, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -101,6 +107,11 @@ class Stack:
             "MILEAGE_ALERTMANAGER_PUSH_INTERVAL_SECONDS": "1",
             "MILEAGE_HOME": str(self.root / "home"),
             "MILEAGE_JOB_BACKOFF_SECONDS": "0.1",
+            # a delivery that hangs fails after 1 s, twice, then counts as failed
+            "MILEAGE_HTTP_TIMEOUT_SECONDS": "1",
+            "MILEAGE_ROUTE_RETRIES": "2",
+            "MILEAGE_ROUTE_MAX_ATTEMPTS": "2",
+            "MILEAGE_ROUTE_BACKOFF_SECONDS": "0.2",
         }
         log = (self.root / f"daemon-{len(self.daemons)}.log").open("wb")
         proc = subprocess.Popen(
@@ -117,14 +128,29 @@ class Stack:
         self.daemons.append(proc)
         return proc
 
-    def pages(self, alertname: str, status: str = "firing") -> list[dict[str, Any]]:
+    def pages(
+        self, alertname: str, status: str = "firing", pipeline: str | None = None
+    ) -> list[dict[str, Any]]:
         """Alerts of ``alertname`` in the notifications that reached the pager, by status."""
         return [
             a
             for n in self.receiver.on("/page")
             for a in n["alerts"]
-            if a["labels"]["alertname"] == alertname and a["status"] == status
+            if a["labels"]["alertname"] == alertname
+            and a["status"] == status
+            and (pipeline is None or a["labels"].get("pipeline") == pipeline)
         ]
+
+    def health(self) -> dict[str, Any]:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as resp:
+            assert resp.status == 200
+            return dict(json.loads(resp.read()))
+
+    def log(self, index: int = 0) -> str:
+        return (self.root / f"daemon-{index}.log").read_text(errors="replace")
 
     def tickets(self, alertname: str) -> list[dict[str, Any]]:
         return [
@@ -143,12 +169,13 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
         self.receiver.close()
+        self.hung.close()
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A reference with predictions and a clean batch, then a batch whose ``mean_radius``
-    arrives x1000 (a unit change upstream)."""
+    """A reference with predictions and a clean batch, then (kept aside) two batches whose
+    ``mean_radius`` arrives x1000 (a unit change upstream); and the ``scoring`` pipeline."""
     from sklearn.linear_model import LogisticRegression
 
     data = cancer_data()
@@ -167,8 +194,33 @@ def project(tmp_path: Path) -> Path:
         bad = held.iloc[70 + 70 * i : 140 + 70 * i].copy()
         bad["mean_radius"] = bad["mean_radius"] * 1000
         bad.to_parquet(project / f"{day}.parquet.later")
-    shutil.move(project / "2026-11-21.parquet.later", project / "batches" / "2026-11-21.parquet")
+    _scoring(project / "scoring", data, data.held_out)
     return project
+
+
+def _scoring(folder: Path, data: Any, held: Any) -> None:
+    """A second pipeline with late labels and an SLO (accuracy >= 0.9 over 2 batches): its
+    first batch right; kept aside, a second 40% wrong (SYNTHETIC errors, as many of each class
+    so the predictions' distribution does not move) and two right ones."""
+    (folder / "batches").mkdir(parents=True)
+    data.reference.assign(prediction=data.reference["label"]).to_parquet(folder / "ref.parquet")
+    held[["id", "label"]].to_parquet(folder / "labels.parquet")
+    served = held.drop(columns=["label"]).assign(prediction=held["label"])
+    bounds = {"2026-11-20": (0, 60), "2026-11-21": (60, 120), "2026-11-22": (120, 180)}
+    bounds["2026-11-23"] = (180, len(held))
+    for day, (lo, hi) in bounds.items():
+        batch = served.iloc[lo:hi].copy()
+        if day == "2026-11-21":
+            flips = {cls: batch.index[batch["prediction"] == cls][:12] for cls in (0, 1)}
+            for cls, rows in flips.items():
+                batch.loc[rows, "prediction"] = 1 - cls
+        batch.to_parquet(folder / f"{day}.parquet.later")
+    shutil.move(folder / "2026-11-20.parquet.later", folder / "batches" / "2026-11-20.parquet")
+
+
+def _arrive(folder: Path, batch: str) -> None:
+    """A batch kept aside arrives."""
+    shutil.move(folder / f"{batch}.parquet.later", folder / "batches" / f"{batch}.parquet")
 
 
 @pytest.fixture
@@ -189,6 +241,16 @@ def _leading(port: int) -> bool:
         return False
 
 
+def _answers(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
 def _prometheus_config(stack: Stack, am: AlertmanagerServer, rules: Path) -> dict[str, Any]:
     """The shipped prometheus.yml, rewritten only for addresses and fast intervals."""
     config = yaml.safe_load((SHIPPED / "prometheus" / "prometheus.yml").read_text())
@@ -199,7 +261,42 @@ def _prometheus_config(stack: Stack, am: AlertmanagerServer, rules: Path) -> dic
     return config
 
 
+def _checked(db: Path, pipeline: str, batch: str) -> bool:
+    store = TraceStore.open(f"sqlite:///{db}")
+    try:
+        with store.connect() as conn:
+            return bool(
+                conn.execute(
+                    select(t.monitor_runs.c.id)
+                    .join(t.monitors, t.monitors.c.id == t.monitor_runs.c.monitor_id)
+                    .where(t.monitors.c.name == pipeline, t.monitor_runs.c.batch_id == batch)
+                ).first()
+            )
+    finally:
+        store.close()
+
+
+def _deliveries(db: Path, pipeline: str) -> list[dict[str, Any]]:
+    store = TraceStore.open(f"sqlite:///{db}")
+    try:
+        with store.connect() as conn:
+            rows = conn.execute(
+                select(t.suggestion_deliveries)
+                .join(t.suggestions, t.suggestions.c.id == t.suggestion_deliveries.c.suggestion_id)
+                .where(t.suggestions.c.pipeline == pipeline)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+    finally:
+        store.close()
+
+
+def _value(prom: PrometheusServer, expr: str) -> float | None:
+    result = prom.query(expr)
+    return float(result[0]["value"][1]) if result else None  # type: ignore[index]
+
+
 def test_the_on_call_drill(project: Path, stack: Stack, tmp_path: Path) -> None:
+    started = time.monotonic()
     added = stack.cli(
         *("monitor", "add", "cancer", "--reference", "ref.parquet", "--batches", "batches/"),
         *("--owner", "oncology-ml", "--cadence", "3", "--webhook-env", "ONCALL_HOOK_UNSET"),
@@ -207,6 +304,14 @@ def test_the_on_call_drill(project: Path, stack: Stack, tmp_path: Path) -> None:
     )
     assert added.returncode == 0, added.stderr
     assert "ONCALL_HOOK_UNSET is not set" in added.stderr  # warned at configuration time
+    added = stack.cli(
+        *("monitor", "add", "scoring", "--reference", "ref.parquet", "--batches", "batches/"),
+        *("--labels", "labels.parquet", "--id-column", "id", "--slo", "0.9"),
+        *("--slo-window", "2", "--owner", "ranking-ml", "--cadence", "3"),
+        *("--webhook-env", "ONCALL_HOOK_HUNG"),
+        cwd=project / "scoring",
+    )
+    assert added.returncode == 0, added.stderr
 
     am_config = with_receivers(
         yaml.safe_load((SHIPPED / "alertmanager" / "alertmanager.yml").read_text()),
@@ -222,86 +327,165 @@ def test_the_on_call_drill(project: Path, stack: Stack, tmp_path: Path) -> None:
     )
     assert amcheck.returncode == 0, amcheck.stdout + amcheck.stderr
 
-    with AlertmanagerServer(am_config) as am:
+    # 0. Alertmanager and Prometheus not up yet: the daemon checks, stores and says so
+    am = AlertmanagerServer(am_config)  # its address is known; it starts later
+    try:
         stack.start_daemon(am.url)
         _wait(lambda: _leading(stack.port), what="the daemon leading")
-        rules = fast_rules(tmp_path)
-        config = _prometheus_config(stack, am, rules)
-        with PrometheusServer([], config=config) as prom:
-            # 1. a faulty batch: one page naming the cause, with a suggestion and a runbook
-            (page,) = _wait(
-                lambda: stack.pages("MileageBrokenColumn"), what="the broken column's page"
-            )
-            assert page["labels"]["pipeline"] == "cancer"
-            assert page["labels"]["cause"] == "broken_column"
-            assert "mean_radius" in page["annotations"]["summary"]
-            assert page["annotations"]["suggestion"].startswith("mileage suggestions show ")
-            assert page["annotations"]["runbook_url"] == (
-                "https://runbooks.example/runbooks.md#broken-column"
-            )
-            alert_id = page["labels"]["mileage_alert_id"]
+        _wait(
+            lambda: (
+                _checked(stack.db, "cancer", "2026-11-20")
+                and _checked(stack.db, "scoring", "2026-11-20")
+            ),
+            what="the first batches checked without Prometheus and Alertmanager",
+        )
+        _wait(
+            lambda: stack.health().get("alertmanager", {}).get("status") == "unreachable",
+            what="/healthz saying Alertmanager is unreachable",
+        )
+        health = stack.health()
+        assert health["status"] == "ok" and health["scheduler"] == "running"
+        assert health["prometheus"] == {"status": "never scraped"}
+        assert f"Alertmanager at {am.url} is unreachable" in stack.log()
+        _drill(project, stack, tmp_path, am, started)
+    finally:
+        am.stop()
 
-            # 2. an unset webhook variable: a ticket, not silence
-            _wait(
-                lambda: stack.tickets("MileageSuggestionUndelivered"),
-                what="the undelivered-suggestion ticket",
-            )
 
-            # 3. the same fault on the next batch: checked, folded into the alert, no new page
-            shutil.move(
-                project / "2026-11-22.parquet.later", project / "batches" / "2026-11-22.parquet"
-            )
-            store = TraceStore.open(f"sqlite:///{stack.db}")
-            try:
+def _drill(
+    project: Path, stack: Stack, tmp_path: Path, am: AlertmanagerServer, started: float
+) -> None:
+    rules = fast_rules(tmp_path)
+    config = _prometheus_config(stack, am, rules)
+    with PrometheusServer([], config=config) as prom:
+        assert _wait(lambda: "last_scrape_seconds_ago" in stack.health()["prometheus"])
+        # 1. faulty batches arrive while Alertmanager is still away: found and stored; once it
+        # is up, one page naming the cause, with a suggestion and a runbook
+        _arrive(project, "2026-11-21")
+        # 'scoring': a batch 40% wrong, then a right one; the 2-batch window is broken while
+        # the latest batch meets the SLO
+        _arrive(project / "scoring", "2026-11-21")
+        _arrive(project / "scoring", "2026-11-22")
+        _wait(
+            lambda: _checked(stack.db, "cancer", "2026-11-21"),
+            what="the faulty batch checked without Alertmanager",
+        )
+        assert stack.health()["alertmanager"]["status"] == "unreachable"
+        am.start()
+        (page,) = _wait(lambda: stack.pages("MileageBrokenColumn"), what="the broken column's page")
+        assert page["labels"]["pipeline"] == "cancer"
+        assert page["labels"]["cause"] == "broken_column"
+        assert "mean_radius" in page["annotations"]["summary"]
+        assert page["annotations"]["suggestion"].startswith("mileage suggestions show ")
+        assert page["annotations"]["runbook_url"] == (
+            "https://runbooks.example/runbooks.md#broken-column"
+        )
+        alert_id = page["labels"]["mileage_alert_id"]
+        assert _wait(lambda: stack.health()["alertmanager"]["status"] == "ok")
 
-                def checked(batch: str) -> bool:
-                    with store.connect() as conn:
-                        return bool(
-                            conn.execute(
-                                t.monitor_runs.select().where(t.monitor_runs.c.batch_id == batch)
-                            ).first()
-                        )
+        recovered = _slo_window_breaks(project, stack, prom)
+        _undelivered(stack, prom)
 
-                _wait(lambda: checked("2026-11-22"), what="the daemon checking the next batch")
-                time.sleep(6)  # pushes, evaluations and group intervals go by
-                assert len(stack.pages("MileageBrokenColumn")) == 1
+        # 4. the same fault on the next batch: checked, folded into the alert, no new page
+        _arrive(project, "2026-11-22")
+        _wait(
+            lambda: _checked(stack.db, "cancer", "2026-11-22"),
+            what="the daemon checking the next batch",
+        )
+        time.sleep(6)  # pushes, evaluations and group intervals go by
+        assert len(stack.pages("MileageBrokenColumn")) == 1
 
-                # 4. an old clean batch re-checked (twice): the later batches' alert holds
-                for _ in range(2):
-                    rerun = stack.cli(
-                        "monitor", "run", "cancer", "--batch", "2026-11-20", cwd=tmp_path
-                    )
-                    assert rerun.returncode == 0, rerun.stderr
-                with store.connect() as conn:
-                    status = conn.execute(
-                        t.alerts.select().where(t.alerts.c.id == int(alert_id))
-                    ).one()
-                assert status.status == "open" and status.batches == 2
-                time.sleep(4)
-                assert stack.pages("MileageBrokenColumn", "resolved") == []
-                assert len(stack.pages("MileageBrokenColumn")) == 1
-            finally:
-                store.close()
+        # 5. an old clean batch re-checked (twice): the later batches' alert holds
+        for _ in range(2):
+            rerun = stack.cli("monitor", "run", "cancer", "--batch", "2026-11-20", cwd=tmp_path)
+            assert rerun.returncode == 0, rerun.stderr
+        store = TraceStore.open(f"sqlite:///{stack.db}")
+        try:
+            with store.connect() as conn:
+                status = conn.execute(t.alerts.select().where(t.alerts.c.id == int(alert_id))).one()
+        finally:
+            store.close()
+        assert status.status == "open" and status.batches == 2
+        time.sleep(4)
+        assert stack.pages("MileageBrokenColumn", "resolved") == []
+        assert len(stack.pages("MileageBrokenColumn")) == 1
 
-            # 5. the daemon killed: the dead-man's page, once; back: resolved
-            assert stack.pages("MileageSchedulerDown") == []  # it led from the first scrape
-            leader = stack.daemons[0]
-            os.killpg(leader.pid, signal.SIGKILL)
-            leader.wait(timeout=30)
-            _wait(lambda: stack.pages("MileageSchedulerDown"), what="the dead-man's page")
-            time.sleep(6)
-            assert len(stack.pages("MileageSchedulerDown")) == 1
-            stack.start_daemon(am.url)
-            _wait(
-                lambda: stack.pages("MileageSchedulerDown", "resolved"),
-                what="the dead-man's page resolved",
-            )
-            # the restart re-pushed the open alert: Alertmanager knew it, no second page
-            assert len(stack.pages("MileageBrokenColumn")) == 1
+        # 6. the daemon killed: the dead-man's page, once; back: resolved
+        assert stack.pages("MileageSchedulerDown") == []  # it led from the first scrape
+        leader = stack.daemons[0]
+        os.killpg(leader.pid, signal.SIGKILL)
+        leader.wait(timeout=30)
+        _wait(lambda: stack.pages("MileageSchedulerDown"), what="the dead-man's page")
+        time.sleep(6)
+        assert len(stack.pages("MileageSchedulerDown")) == 1
+        stack.start_daemon(am.url)
+        _wait(
+            lambda: stack.pages("MileageSchedulerDown", "resolved"),
+            what="the dead-man's page resolved",
+        )
+        # the restart re-pushed the open alert: Alertmanager knew it, no second page
+        assert len(stack.pages("MileageBrokenColumn")) == 1
 
-            # 6. two daemons on one store: one leads, nobody pages twice
-            stack.start_daemon(am.url, port=free_port())
-            time.sleep(10)
-            assert len(stack.pages("MileageBrokenColumn")) == 1
-            leaders = prom.query("sum(mileage_scheduler_leader)")
-            assert leaders and float(leaders[0]["value"][1]) == 1.0  # type: ignore[index]
+        # 7. two daemons on one store: one leads, nobody pages twice
+        second = free_port()
+        stack.start_daemon(am.url, port=second)
+        _wait(lambda: _answers(second), what="the second daemon answering")
+        time.sleep(8)
+        assert len(stack.pages("MileageBrokenColumn")) == 1
+        assert _value(prom, "sum(mileage_scheduler_leader)") == 1.0
+        assert not _leading(second)  # it stands by
+
+        # 8. the SLO page stayed until the window recovered, then resolved; it paged once
+        _wait(
+            lambda: stack.pages("MileageSLOBurnFast", "resolved", "scoring"),
+            timeout=300,
+            what="the SLO page resolved",
+        )
+        assert len(stack.pages("MileageSLOBurnFast", pipeline="scoring")) == 1
+        print(
+            f"drill: SLO page resolved {time.monotonic() - recovered:.0f} s after the window "
+            f"recovered; {time.monotonic() - started:.0f} s in all"
+        )
+
+
+def _slo_window_breaks(project: Path, stack: Stack, prom: PrometheusServer) -> float:
+    """Steps of the SLO page; returns when the window recovered (monotonic seconds)."""
+    # 2. the SLO window breaks (a batch 40% wrong, then a right one): the burn-rate page fires
+    # on the windowed state, though the latest batch meets the SLO, and holds
+    (slo,) = _wait(
+        lambda: stack.pages("MileageSLOBurnFast", pipeline="scoring"),
+        what="the SLO burn-rate page",
+    )
+    assert slo["annotations"]["runbook_url"].endswith("#slo-burn")
+    margin = 'max(mileage_monitor_slo_margin{pipeline="scoring"})'
+    _wait(
+        lambda: _checked(stack.db, "scoring", "2026-11-22") and (_value(prom, margin) or 0) > 0,
+        what="the right batch judged",
+    )
+    healthy = 'max(mileage_monitor_slo_healthy{pipeline="scoring"})'
+    assert _value(prom, healthy) == 0.0  # the window still holds the wrong batch
+    time.sleep(3)  # evaluations go by: it holds
+    assert stack.pages("MileageSLOBurnFast", "resolved", "scoring") == []
+    _arrive(project / "scoring", "2026-11-23")
+    _wait(lambda: _value(prom, healthy) == 1.0, what="the SLO window recovered")
+    recovered = time.monotonic()
+    return recovered
+
+
+def _undelivered(stack: Stack, prom: PrometheusServer) -> None:
+    # 3. an unset webhook variable: a ticket, not silence; a webhook that never answers:
+    # the delivery fails (after its timeout, twice), is counted, and the daemon goes on
+    _wait(
+        lambda: stack.tickets("MileageSuggestionUndelivered"),
+        what="the undelivered-suggestion ticket",
+    )
+    hung = _wait(
+        lambda: [d for d in _deliveries(stack.db, "scoring") if d["status"] == "failed"],
+        what="the hung webhook's delivery failing",
+    )
+    assert hung[0]["router"] == "webhook" and hung[0]["attempts"] == 2
+    assert "Timeout" in hung[0]["last_error"] and stack.hung.url not in hung[0]["last_error"]
+    assert len(stack.hung.on("/hook")) >= 2  # it accepted the requests
+    failed = 'sum(mileage_suggestion_deliveries_total{router="webhook",status="failed"})'
+    _wait(lambda: (_value(prom, failed) or 0) >= 2, what="both failures counted")
+    assert stack.health()["scheduler"] == "running"

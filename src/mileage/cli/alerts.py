@@ -154,6 +154,44 @@ def alerts_ack(
     )
 
 
+@alerts_app.command("unack")
+@handle_errors
+def alerts_unack(
+    ctx: typer.Context,
+    alert_id: Annotated[int, typer.Argument(help="Alert id.")],
+    by: By = None,
+    as_json: JsonOption = False,
+    output: OutputOption = None,
+) -> None:
+    """Take back an acknowledgement: the alert is open again and its Alertmanager silence
+    expires, so it pages again."""
+    from mileage.monitors.alerts import PagerError, unacknowledge_alert, unsilence_alert
+
+    state = cli_state(ctx)
+    done = state.call(unacknowledge_alert, alert_id, by=_who(by))
+    text = (
+        f"alert {alert_id} is open again."
+        if done
+        else f"alert {alert_id} was not acknowledged; nothing done."
+    )
+    expired = 0
+    try:  # also when already open: a silence left by an earlier attempt expires now
+        expired = unsilence_alert(state.settings(), alert_id)
+    except PagerError as exc:  # open in Mileage; the silence holds until it is expired
+        typer.echo(
+            f"warning: {exc}; the alert is open in Mileage but its Alertmanager silence "
+            f"holds: run 'mileage alerts unack {alert_id}' again once it is reachable",
+            err=True,
+        )
+    if expired:
+        text += f" {expired} Alertmanager silence(s) expired."
+    emit(
+        {"alert": alert_id, "changed": done, "silences_expired": expired},
+        as_json,
+        lambda: typer.echo(text),
+    )
+
+
 @alerts_app.command("resolve")
 @handle_errors
 def alerts_resolve(

@@ -26,7 +26,7 @@ def build_command(
         typer.Option(
             "--runbook-base",
             help="Absolute URL of docs/runbooks.md as your team serves it "
-            "(default: MILEAGE_RUNBOOK_URL, else the repository's copy).",
+            "(default: MILEAGE_RUNBOOK_URL, else the daemon's /runbooks page).",
         ),
     ] = None,
     as_json: JsonOption = False,

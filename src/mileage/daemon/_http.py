@@ -4,7 +4,10 @@ Rendering the exposition reads the trace store and formats some 12,000 series fo
 pipelines (over 100 ms of CPU); done per request, a scrape that arrives while jobs run
 competes with them for the interpreter and took seconds. :class:`MetricsSnapshot` renders it
 on its own thread after job runs and at a bounded interval, and a request copies the latest
-bytes. :class:`BoundedWSGIServer` serves requests on a fixed pool with a socket timeout per
+bytes, and pauses after each rendering in proportion to its cost, so rendering (which holds
+the interpreter) cannot crowd out the requests it is for. Counters are exported without
+``_created`` series (a third more series for nothing Prometheus uses).
+:class:`BoundedWSGIServer` serves requests on a fixed pool with a socket timeout per
 connection, so idle or stalled clients cannot pin an unbounded number of threads.
 """
 
@@ -27,6 +30,11 @@ log = logging.getLogger(__name__)
 #: Shortest pause between two renderings, so a burst of job runs (500 finish within seconds
 #: of each other at a slot) costs a few renderings, not one each.
 MIN_REFRESH_GAP_SECONDS = 1.0
+#: After a rendering that took ``c`` seconds the next waits at least ``c`` times this (but no
+#: longer than ``refresh_seconds``): rendering 10,000 series holds the interpreter for most
+#: of a second, and re-rendering back to back while job runs finish kept a scrape waiting
+#: for it (a p95 of 400 ms at 500 pipelines). Rendering is kept under a tenth of the time.
+RENDER_GAP_FACTOR = 10.0
 
 
 class MetricsSnapshot:
@@ -45,6 +53,7 @@ class MetricsSnapshot:
         self._body = b""
         self._gzipped = b""
         self.rendered_at = 0.0
+        self.last_cost_seconds = 0.0
         self._render_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -82,7 +91,8 @@ class MetricsSnapshot:
             # Level 1: a tenth of the CPU of level 6 and most of the saving on this text.
             self._body, self._gzipped = body, gzip.compress(body, compresslevel=1)
             self.rendered_at = now
-            self._cost_gauge.set(time.perf_counter() - started)
+            self.last_cost_seconds = time.perf_counter() - started
+            self._cost_gauge.set(self.last_cost_seconds)
 
     def touch(self) -> None:
         """Ask for a rendering soon (called after each job run)."""
@@ -112,7 +122,13 @@ class MetricsSnapshot:
                 return
             self._wake.clear()
             self.refresh()
-            self._stop.wait(min(MIN_REFRESH_GAP_SECONDS, self.refresh_seconds))
+            self._stop.wait(self.gap_seconds())
+
+    def gap_seconds(self) -> float:
+        """The pause after a rendering: :data:`RENDER_GAP_FACTOR` times its cost, at least
+        :data:`MIN_REFRESH_GAP_SECONDS`, at most ``refresh_seconds``."""
+        cost = self.last_cost_seconds
+        return min(max(MIN_REFRESH_GAP_SECONDS, RENDER_GAP_FACTOR * cost), self.refresh_seconds)
 
     def age_seconds(self) -> float | None:
         """Seconds since the last rendering (None before the first)."""

@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -56,8 +56,21 @@ def _problem(err: Any) -> str:
     return f"{where}: {err['msg']} (got {err.get('input')!r})"
 
 
-#: The runbooks as the repository serves them; set ``MILEAGE_RUNBOOK_URL`` to your own copy.
-DEFAULT_RUNBOOK_URL = "https://github.com/mileage-ml/mileage/blob/main/docs/runbooks.md"
+#: Path of the runbooks page the daemon serves (docs/runbooks.md, shipped with the package).
+RUNBOOKS_PATH = "/runbooks"
+#: The runbooks as the daemon serves them at its default address; ``runbook_url`` follows
+#: ``daemon_host``/``daemon_port`` when unset. Set ``MILEAGE_RUNBOOK_URL`` to where your team
+#: serves docs/runbooks.md (the anchors are the same).
+DEFAULT_RUNBOOK_URL = f"http://127.0.0.1:9464{RUNBOOKS_PATH}"
+_ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
+
+
+def daemon_runbook_url(host: str, port: int) -> str:
+    """The runbooks page of a daemon bound to ``host:port`` (a wildcard bind: loopback)."""
+    host = "127.0.0.1" if host in _ANY_ADDRESS else host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port or 9464}{RUNBOOKS_PATH}"
 
 
 class Settings(BaseSettings):
@@ -116,8 +129,11 @@ class Settings(BaseSettings):
             ``mileage alerts ack`` silences them in; empty: no push, no silences.
         alertmanager_push_interval_seconds: How often the daemon pushes the open alerts (each
             push keeps them firing for four intervals; a closed alert is pushed resolved).
-        runbook_url: Absolute URL of the runbooks page; alert annotations link to its
-            sections (``<runbook_url>#slo-burn``).
+        runbook_url: Absolute URL of the runbooks page (docs/runbooks.md); alert annotations
+            and the built Prometheus rules link to its sections (``<runbook_url>#slo-burn``).
+            Empty (the default): the copy shipped with the package, which the daemon serves at
+            ``http://<daemon_host>:<daemon_port>/runbooks``; set it to where your team serves
+            the page when people open pages away from the daemon's host.
         public_url: Base URL people open Mileage links from (an MLflow UI, say); alert
             notifications link a suggestion as ``<public_url>`` + the model version page when
             set, and name the CLI command otherwise.
@@ -172,7 +188,7 @@ class Settings(BaseSettings):
     route_max_attempts: int = Field(default=12, ge=1, le=1000)
     alertmanager_url: str = ""
     alertmanager_push_interval_seconds: float = Field(default=60.0, gt=0)
-    runbook_url: str = DEFAULT_RUNBOOK_URL
+    runbook_url: str = ""
     public_url: str = ""
     dask_scheduler: str = ""
     large_batch_rows: int = Field(default=1_000_000, ge=1)
@@ -223,6 +239,19 @@ class Settings(BaseSettings):
         if text.startswith("env:"):
             return os.environ.get(text[4:]) or None, f"${text[4:]}"
         return text or None, "MILEAGE_WEBHOOK_URL"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_runbook_url(cls, data: Any) -> Any:
+        """An unset ``runbook_url`` is the daemon's own ``/runbooks`` page."""
+        if isinstance(data, dict) and not data.get("runbook_url"):
+            host = str(data.get("daemon_host") or "127.0.0.1")
+            try:
+                port = int(data.get("daemon_port") or 9464)
+            except (TypeError, ValueError):
+                return data  # daemon_port's own validation names the problem
+            data = {**data, "runbook_url": daemon_runbook_url(host, port)}
+        return data
 
     @field_validator("runbook_url")
     @classmethod

@@ -4,6 +4,7 @@ real Alertmanager (the shipped config, receivers pointed at a recording webhook)
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from mileage.monitors.alerts import (
     MlflowRouter,
     PagerError,
     acknowledge_alert,
+    get_alert,
     list_alerts,
     list_suggestions,
     push_alerts,
@@ -66,14 +68,29 @@ def alertmanager(receiver: WebhookReceiver) -> Iterator[AlertmanagerServer]:
         yield am
 
 
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A monitored pipeline whose second batch changed a column's unit upstream, checked once
+    for the module (the model registry and the files stay in this folder); returns the folder."""
+    root = tmp_path_factory.mktemp("pager")
+    store = TraceStore.open(f"sqlite:///{root / 'trace.db'}")
+    try:
+        data = cancer_data()
+        create_monitor(store, monitored_pipeline(data, root, register_model(data, root)))
+        settings = _settings(root, "")
+        monitor_cycle(store, "cancer", settings=settings, routers=[MlflowRouter(settings)])
+    finally:
+        store.close()
+    return root
+
+
 @pytest.fixture
-def broken(sqlite_store: TraceStore, tmp_path: Path) -> TraceStore:
-    """A monitored pipeline whose second batch changed a column's unit upstream, checked."""
-    data = cancer_data()
-    create_monitor(sqlite_store, monitored_pipeline(data, tmp_path, register_model(data, tmp_path)))
-    settings = _settings(tmp_path, "")
-    monitor_cycle(sqlite_store, "cancer", settings=settings, routers=[MlflowRouter(settings)])
-    return sqlite_store
+def broken(checked: Path, tmp_path: Path) -> Iterator[TraceStore]:
+    """A copy of the checked trace store for one test (tests change alert states)."""
+    shutil.copyfile(checked / "trace.db", tmp_path / "trace.db")
+    store = TraceStore.open(f"sqlite:///{tmp_path / 'trace.db'}")
+    yield store
+    store.close()
 
 
 def _settings(tmp_path: Path, url: str) -> Settings:
@@ -96,6 +113,7 @@ def test_one_push_pages_once_an_ack_silences_and_resolution_resolves(
     broken: TraceStore,
     alertmanager: AlertmanagerServer,
     receiver: WebhookReceiver,
+    checked: Path,
     tmp_path: Path,
 ) -> None:
     settings = _settings(tmp_path, alertmanager.url)
@@ -153,13 +171,13 @@ def test_one_push_pages_once_an_ack_silences_and_resolution_resolves(
     closed = [s for s in list_suggestions(broken, statuses=None) if s.alert_id == page.id]
     assert closed and {s.status for s in closed} == {"closed"}
     assert page.model_version is not None
-    tagged = _suggestion_tags(page.model_version, tmp_path)
+    tagged = _suggestion_tags(page.model_version, checked)
     assert {f"mileage.suggestion.{s.id}" for s in closed} <= tagged  # routed while open
     dispatcher = Dispatcher(broken, [MlflowRouter(settings)], settings)
     for s in closed:
         dispatcher.refresh(s.id)
     assert not {f"mileage.suggestion.{s.id}" for s in closed} & _suggestion_tags(
-        page.model_version, tmp_path
+        page.model_version, checked
     )
 
 
@@ -191,3 +209,67 @@ def test_an_unreachable_alertmanager_is_an_error_and_the_daemon_says_so(
         assert health["prometheus"] == {"status": "never scraped"}
     finally:
         daemon.close()
+
+
+def test_unack_on_the_command_line_expires_the_silence_and_the_alert_pages_again(
+    broken: TraceStore,
+    alertmanager: AlertmanagerServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from mileage.cli import app
+
+    (page,) = [a for a in list_alerts(broken) if a.level == "page"]
+    settings = _settings(tmp_path, alertmanager.url)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MILEAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MILEAGE_ALERTMANAGER_URL", alertmanager.url)
+    runner = CliRunner()
+
+    def cli(*args: str) -> dict[str, Any]:
+        result = runner.invoke(app, ["--db-url", broken.url, "alerts", *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.stdout))
+
+    def state() -> str:
+        (held,) = [
+            a for a in alertmanager.alerts() if a["labels"].get("mileage_alert_id") == str(page.id)
+        ]
+        return str(held["status"]["state"])
+
+    push_alerts(broken, settings)
+    _wait(lambda: state() == "active")
+    acked = cli("ack", str(page.id), "--by", "ana")
+    assert acked["changed"] and acked["silence"]
+    _wait(lambda: state() == "suppressed")
+
+    unacked = cli("unack", str(page.id), "--by", "ana")
+    assert unacked == {"alert": page.id, "changed": True, "silences_expired": 1}
+    alert = get_alert(broken, page.id)
+    assert alert.status == "open" and alert.acknowledged_by is None
+    silences = {s["id"]: s["status"]["state"] for s in alertmanager.silences()}
+    assert silences[acked["silence"]] == "expired"
+    push_alerts(broken, settings)
+    _wait(lambda: state() == "active")  # it pages again
+
+    # again: nothing to take back, nothing to expire; an unknown id is an error
+    assert cli("unack", str(page.id)) == {
+        "alert": page.id,
+        "changed": False,
+        "silences_expired": 0,
+    }
+    missing = runner.invoke(app, ["--db-url", broken.url, "alerts", "unack", "999999"])
+    assert missing.exit_code == 1 and "999999" in missing.output
+
+
+def test_with_nothing_to_push_an_unreachable_alertmanager_is_still_found(
+    sqlite_store: TraceStore, alertmanager: AlertmanagerServer, tmp_path: Path
+) -> None:
+    """No open alert yet: the push still checks the pager, so /healthz says it is away before
+    the first page is due."""
+    assert push_alerts(sqlite_store, _settings(tmp_path, alertmanager.url)).firing == []
+    away = _settings(tmp_path, f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(PagerError, match=r"is unreachable"):
+        push_alerts(sqlite_store, away)

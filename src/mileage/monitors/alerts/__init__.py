@@ -40,6 +40,7 @@ from mileage.monitors.alerts._policy import (
     get_alert,
     list_alerts,
     resolve_alert,
+    unacknowledge_alert,
 )
 from mileage.monitors.alerts._records import (
     Actionability,
@@ -125,5 +126,6 @@ __all__ = [
     "resolve_alert",
     "silence_alert",
     "slack_payload",
+    "unacknowledge_alert",
     "unsilence_alert",
 ]

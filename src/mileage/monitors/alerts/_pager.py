@@ -116,6 +116,10 @@ class AlertmanagerClient:
         if alerts:
             self._call("POST", "/alerts", alerts)
 
+    def ping(self) -> None:
+        """``GET /api/v2/status``: raises :class:`PagerError` when Alertmanager is away."""
+        self._call("GET", "/status")
+
     def silences(self, matchers: Iterable[str] = ()) -> list[dict[str, Any]]:
         """Silences, optionally filtered by matchers such as ``mileage_alert_id="3"``."""
         query = urllib.parse.urlencode([("filter", m) for m in matchers])
@@ -259,7 +263,8 @@ def push_alerts(
         clock: Now.
 
     Raises:
-        PagerError: Alertmanager is unreachable or refused the alerts.
+        PagerError: Alertmanager is unreachable or refused the alerts (also checked when
+            there is nothing to push, so /healthz says so before the first page is lost).
     """
     report = PushReport()
     if client is None:
@@ -287,7 +292,10 @@ def push_alerts(
         end = as_utc(a["resolved_at"] or now) if closed else ends
         bodies.append(to_alertmanager(a, suggestions.get(int(a["id"])), settings, ends_at=end))
         (report.resolved if closed else report.firing).append(int(a["id"]))
-    client.post_alerts(bodies)
+    if bodies:
+        client.post_alerts(bodies)
+    else:  # nothing to send: still find out (and report) whether the pager is reachable
+        client.ping()
     if report.resolved:
         report.silences_expired = _expire(client, report.resolved)
     return report

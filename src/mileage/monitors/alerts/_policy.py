@@ -64,6 +64,7 @@ from mileage.monitors.alerts._state import (
     list_alerts,
     lower,
     resolve_alert,
+    unacknowledge_alert,
 )
 from mileage.monitors.checks._check import MonitorConfig
 from mileage.monitors.checks._performance import HIGHER_IS_BETTER
@@ -668,4 +669,5 @@ __all__ = [
     "policy_level",
     "resolve_alert",
     "slo_state",
+    "unacknowledge_alert",
 ]

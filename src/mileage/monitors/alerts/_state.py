@@ -243,6 +243,25 @@ def acknowledge_alert(
     return True
 
 
+def unacknowledge_alert(
+    store: TraceStore, alert_id: int, *, by: str, clock: Callable[[], datetime] = utcnow
+) -> bool:
+    """Take an acknowledgement back: the alert is open (and pages) again; False when it was not
+    acknowledged (still open, or resolved)."""
+    alert = get_alert(store, alert_id)
+    if alert.status != "acknowledged":
+        return False
+    now = clock()
+    with store.begin() as conn:
+        conn.execute(
+            update(t.alerts)
+            .where(t.alerts.c.id == alert_id, t.alerts.c.status == "acknowledged")
+            .values(status="open", acknowledged_at=None, acknowledged_by=None, updated_at=now)
+        )
+        record_event(conn, alert_id, "unacknowledged", alert.level, by, {}, now)
+    return True
+
+
 def close_suggestions(conn: Connection, alert_id: int, *, by: str, now: datetime) -> list[int]:
     """Close the undecided suggestions of a resolved alert (status ``closed``): the inbox and
     the model version's tags show what still needs a decision, not history. Returns their ids.
