@@ -908,8 +908,8 @@ def main() -> None:
     args = parser.parse_args()
     args.benign, args.benign_rows = 20, 20_000  # drawn (to keep monitor_faults' draws), not checked
     if args.quick:
-        args.clean, args.reps, args.days, args.week_pipelines = 4, 1, 5, 10
-        args.datasets = args.datasets or ["weather", "cars"]  # the two smallest
+        args.clean, args.reps, args.days, args.week_pipelines = 2, 1, 3, 4
+        args.datasets = args.datasets or ["cars"]  # the smallest
     info = machine()
     started = time.perf_counter()
     datasets = [d for d in load_datasets() if not args.datasets or d.name in args.datasets]
