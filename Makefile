@@ -50,10 +50,10 @@ pytest: install test-deps
 pytest-fast: install test-deps
 	$(BIN)/pytest -m "not slow and not bench"
 
-$(STAMP313): pyproject.toml constraints.txt
-	$(PYTHON313) -m venv $(VENV313)
-	$(VENV313)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV313)/bin/python -m pip install --quiet -c constraints.txt -e '.[all,dev]'
+# Installed with uv (from the dev extra in $(VENV)): under a minute, where pip takes ten here.
+$(STAMP313): pyproject.toml constraints.txt | $(STAMP)
+	$(BIN)/uv venv --quiet --clear --seed --python $(PYTHON313) $(VENV313)
+	$(BIN)/uv pip install --quiet --python $(VENV313)/bin/python -c constraints.txt -e '.[all,dev]'
 	@touch $(STAMP313)
 
 # Fast lane on Python 3.13; skipped, with a message, on machines without a 3.13 interpreter.

@@ -17,10 +17,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +131,7 @@ def stores(empty_store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     root = tmp_path_factory.mktemp("autolog-runs")
     jobs = [(mode, plugin) for mode in MODES for plugin in ("0", "1")]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        uris = pool.map(
-            lambda job: _train(root / f"{job[0]}-{job[1]}", empty_store, *job), jobs
-        )
+        uris = pool.map(lambda job: _train(root / f"{job[0]}-{job[1]}", empty_store, *job), jobs)
         return {f"{mode}-{plugin}": uri for (mode, plugin), uri in zip(jobs, uris)}
 
 
@@ -182,9 +180,7 @@ def _recorded(uri: str, experiment: str) -> list[dict[str, Any]]:
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("mode", MODES)
-def test_autologging_records_the_same_with_the_plugin_on(
-    mode: str, stores: dict[str, str]
-) -> None:
+def test_autologging_records_the_same_with_the_plugin_on(mode: str, stores: dict[str, str]) -> None:
     off_uri, on_uri = stores[f"{mode}-0"], stores[f"{mode}-1"]
     for framework in FRAMEWORKS:
         off, on = _recorded(off_uri, framework), _recorded(on_uri, framework)

@@ -99,7 +99,9 @@ def test_a_plain_install_keeps_autologging_and_adds_the_plugin(tmp_path: Path) -
         text=True,
         check=True,
     )
-    assert extras.stdout.split() == [], f"the plain install brought extras' libraries: {extras.stdout}"
+    assert extras.stdout.split() == [], (
+        f"the plain install brought extras' libraries: {extras.stdout}"
+    )
     without, with_ = _train(venv, tmp_path, "0"), _train(venv, tmp_path, "1")
     assert without["params"] and without["metrics"] and without["artefacts"]
     assert without["params"].items() <= with_["params"].items()

@@ -36,9 +36,7 @@ def uv_binary() -> str | None:
 
 
 def _run(command: list[str], what: str, timeout: float) -> None:
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"{what} failed ({' '.join(command[:4])} ...): {result.stderr[-3000:]}")
 
