@@ -40,9 +40,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Every test, the slow end-to-end ones and the doctests included. The benchmarks' --quick smoke
-# runs (`make bench-quick`, about 15-25 minutes here) are left out of `make test` until they fit
-# its time budget.
+# Every test, the slow end-to-end ones and the doctests included: among them the autolog
+# matrix, the store readers against the lowest and highest supported MLflow and a plain
+# `pip install .` (their environments are made once with uv under ~/.cache/mileage-tests).
+# The benchmarks' --quick smoke runs (`make bench-quick`, about 15-25 minutes here) are left
+# out of `make test` until they fit its time budget.
 pytest: install test-deps
 	$(BIN)/pytest -m "not bench"
 
