@@ -103,6 +103,46 @@ def test_the_reference_defaults_to_the_runs_training_data(tracking: str, tmp_pat
     ).read_text()
     assert page.count("<tr style=") == train.shape[1]  # one row per feature and the prediction
     assert "mean radius" in page and "blocking" in page
+    # Evidently's data-drift report, embedded whole: its own page in the frame's srcdoc.
+    frame = page.split("<iframe class='evidently-report'", 1)[1]
+    assert 'srcdoc="' in frame and "&lt;!DOCTYPE html&gt;" in frame
+    assert "Dataset Drift" in frame  # a heading of the report
+    assert "mean radius" in frame.split("</iframe>", 1)[0]
+
+
+@pytest.mark.slow
+def test_the_evidently_report_can_be_left_out(tracking: str, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    train, test = _data()
+    _, run_id = _evaluate(train, test, evidently_report=False)
+    page = Path(
+        MlflowClient().download_artifacts(run_id, "mileage/mileage_findings.html", str(tmp_path))
+    ).read_text()
+    assert "<iframe" not in page
+    assert (
+        "Evidently report: left out (evaluator_config &#x27;evidently_report&#x27;: False)" in page
+    )
+    assert page.count("<tr style=") == train.shape[1]  # the column table is there all the same
+
+
+def test_without_evidently_the_page_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    import pandas as pd
+
+    from mileage.plugin import _evaluator
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "evidently" else real(name, *a),
+    )
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    page = _evaluator._html({}, [], [], _evaluator._evidently_page(frame, frame, 1000))
+    assert "<iframe" not in page
+    assert "pip install &#x27;mileage[monitors]&#x27;" in page
 
 
 @pytest.mark.slow

@@ -10,6 +10,10 @@ logged the model): the data the plugin saw that run train on in this process, or
 training dataset input, when its source can be loaded (a file or URL). The checks need the
 ``monitors`` extra (``pip install 'mileage[monitors]'``); importing the evaluator does not.
 
+The HTML artefact holds the counts, one row per column with its worst finding, every finding,
+and Evidently's data-drift report (``DataDriftPreset``) of the evaluation data against the
+reference, embedded as a frame (``evidently_report: False`` leaves it out).
+
 Example:
     >>> mlflow.models.evaluate(  # doctest: +SKIP
     ...     model_uri, eval_frame, targets="label", model_type="classifier",
@@ -47,6 +51,8 @@ class MileageEvaluator(ModelEvaluator):
         block_on: ``"blocking"`` or ``"warning"`` to raise when a finding is that severe;
             default never raises.
         exclude: Columns to leave out of the checks (ids, timestamps).
+        evidently_report: Embed Evidently's data-drift report in the HTML artefact (default
+            True; a few seconds on wide or large data).
     """
 
     @classmethod
@@ -68,7 +74,7 @@ class MileageEvaluator(ModelEvaluator):
     ) -> EvaluationResult:
         import pandas as pd
 
-        from mileage.monitors import MonitorConfig, Severity, check_batch, infer_suite
+        from mileage.monitors import DriftOptions, MonitorConfig, Severity, check_batch, infer_suite
 
         for module in ("great_expectations", "evidently"):
             require(module, "the 'mileage' evaluator")
@@ -128,7 +134,14 @@ class MileageEvaluator(ModelEvaluator):
             "mileage_drifted_columns_ratio": len(drifted) / max(1, len(checked)),
             "mileage_check_seconds": time.perf_counter() - started,
         }
-        artifacts = _log(run_id, metrics, report, _column_view(reference, batch, report))
+        drift_page = (
+            _evidently_page(reference, batch, DriftOptions().sample_rows)
+            if config.get("evidently_report", True)
+            else _NoReport("left out (evaluator_config 'evidently_report': False)")
+        )
+        artifacts = _log(
+            run_id, metrics, report, _column_view(reference, batch, report), drift_page
+        )
         worst = report.worst
         if block_on and worst is not None and worst >= Severity[block_on.upper()]:
             lines = [
@@ -248,6 +261,44 @@ def _column_view(reference: Any, batch: Any, report: Any) -> list[dict[str, Any]
     return rows
 
 
+class _NoReport(str):
+    """Why the HTML artefact has no Evidently report (a reason, not a page)."""
+
+
+def _evidently_page(reference: Any, batch: Any, sample_rows: int) -> str:
+    """Evidently's data-drift report of ``batch`` against ``reference`` as an HTML page, or a
+    :class:`_NoReport` saying why there is none (the evaluator's checks already ran, so a
+    report Evidently cannot build costs the page, not the evaluation)."""
+    import importlib.util
+    import logging
+    import os
+
+    if importlib.util.find_spec("evidently") is None:
+        return _NoReport(
+            "needs the optional extra 'monitors' (evidently is not installed): "
+            "pip install 'mileage[monitors]'"
+        )
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    logging.getLogger("evidently").setLevel(logging.ERROR)
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    def sample(frame: Any, seed: int) -> Any:
+        return frame.sample(n=sample_rows, random_state=seed) if len(frame) > sample_rows else frame
+
+    columns = [c for c in batch.columns if c in reference.columns]
+    try:
+        snapshot = Report([DataDriftPreset()]).run(
+            current_data=sample(batch[columns], 1), reference_data=sample(reference[columns], 0)
+        )
+        with tempfile.TemporaryDirectory(prefix="mileage-evidently-") as folder:
+            path = Path(folder) / "drift.html"
+            snapshot.save_html(str(path))
+            return path.read_text(encoding="utf-8")
+    except Exception as exc:  # Evidently's own limits (types it cannot compare)
+        return _NoReport(f"Evidently could not build it: {type(exc).__name__}: {exc}")
+
+
 def _predict(
     model: Any, predictions: Any, dataset: Any, batch: Any, reference: Any
 ) -> tuple[Any, Any] | None:
@@ -262,7 +313,11 @@ def _predict(
 
 
 def _log(
-    run_id: str, metrics: dict[str, float], report: Any, columns: list[dict[str, Any]]
+    run_id: str,
+    metrics: dict[str, float],
+    report: Any,
+    columns: list[dict[str, Any]],
+    drift_page: str,
 ) -> dict[str, Any]:
     from mlflow import MlflowClient
     from mlflow.entities import Metric
@@ -282,7 +337,7 @@ def _log(
         )
     )
     html_path = folder / "mileage_findings.html"
-    html_path.write_text(_html(metrics, findings, columns))
+    html_path.write_text(_html(metrics, findings, columns, drift_page), encoding="utf-8")
     client.log_artifact(run_id, str(json_path), "mileage")
     client.log_artifact(run_id, str(html_path), "mileage")
     artifact = JsonEvaluationArtifact(uri=f"runs:/{run_id}/mileage/mileage_findings.json")
@@ -294,9 +349,13 @@ _COLOURS = {"blocking": "#f8d0d0", "warning": "#fbeec2", "info": "#e4eefb", "ok"
 
 
 def _html(
-    metrics: dict[str, float], findings: list[dict[str, Any]], columns: list[dict[str, Any]]
+    metrics: dict[str, float],
+    findings: list[dict[str, Any]],
+    columns: list[dict[str, Any]],
+    drift_page: str,
 ) -> str:
-    """A self-contained page: the counts, one row per column, then every finding."""
+    """A self-contained page: the counts, one row per column, every finding, then Evidently's
+    data-drift report in a frame (or a line saying why it is not there)."""
 
     def cell(value: Any) -> str:
         return f"<td>{html.escape(str(value))}</td>"
@@ -341,5 +400,17 @@ def _html(
         f"<th>missing (ref / eval)</th><th>worst</th><th>finding</th></tr>{column_rows}</table>"
         f"<h2>Findings ({len(findings)})</h2>"
         "<table><tr><th>severity</th><th>check</th><th>column</th><th>message</th></tr>"
-        f"{finding_rows}</table></body></html>"
+        f"{finding_rows}</table>"
+        "<h2>Evidently data-drift report</h2>"
+        f"{_drift_section(drift_page)}</body></html>"
+    )
+
+
+def _drift_section(drift_page: str) -> str:
+    if isinstance(drift_page, _NoReport):
+        return f"<p class='no-evidently-report'>Evidently report: {html.escape(drift_page)}</p>"
+    # srcdoc keeps the artefact one self-contained file; the report's scripts run in the frame.
+    return (
+        "<iframe class='evidently-report' style='width:100%;height:1400px;border:1px solid #bbb' "
+        f'srcdoc="{html.escape(drift_page, quote=True)}"></iframe>'
     )

@@ -2,10 +2,10 @@
 ``pyproject.toml`` allows.
 
 Each MLflow version is installed (``mlflow-skinny`` plus SQLAlchemy and Alembic, what its SQLite
-store needs) in its own virtual environment under a cache folder, made once and reused. A script
-run in that environment writes the same runs to a SQLite store and to an ``mlruns/`` folder and
-dumps what ``MlflowClient`` of that version reads back; our readers must read both stores exactly
-as MlflowClient does.
+store needs) in its own virtual environment under the test cache (mileage.testing.venvs), made
+once and reused. One script run in that environment writes the same runs to a SQLite store and
+to an ``mlruns/`` folder and dumps what ``MlflowClient`` of that version reads back; our readers
+must read both stores exactly as MlflowClient does.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -26,19 +25,13 @@ import pytest
 
 from mileage.collectors import WarningLog
 from mileage.collectors.mlflow import open_reader
+from mileage.testing.venvs import cached_venv
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 #: The newest MLflow the readers are tested against; pyproject's upper bound admits it.
 HIGHEST = "3.18.0"
-
-#: Builds virtual environments from the package registries (minutes each on 2 cores): run with
-#: MILEAGE_LONG_TESTS=1 (as a release check) until its cost fits the CI budget.
-long_test = pytest.mark.skipif(
-    os.environ.get("MILEAGE_LONG_TESTS") != "1",
-    reason="builds environments from the registries; set MILEAGE_LONG_TESTS=1 to run it",
-)
 
 
 def _lowest() -> str:
@@ -65,71 +58,70 @@ WRITER = textwrap.dedent(
     from mlflow import MlflowClient
     from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 
-    uri, out = sys.argv[1], Path(sys.argv[2])
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    t0 = 1_700_000_000_000
-    exp = client.create_experiment("conformance", tags={"team": "ml"})
-    client.create_experiment("empty")
-    run_ids = []
-    for i in range(3):
-        run = client.create_run(exp, start_time=t0 + i, tags={"mlflow.runName": f"run-{i}", "seed": str(i)})
-        rid = run.info.run_id
-        run_ids.append(rid)
-        client.log_batch(
-            rid,
-            metrics=[Metric("loss", 1.0 / (s + 1) + i, t0 + s, s) for s in range(5)]
-            + [Metric("odd", float("nan"), t0, 0), Metric("odd", float("inf"), t0 + 1, 1)],
-            params=[Param("lr", str(0.1 * (i + 1))), Param("depth", str(i + 2))],
-            tags=[RunTag("note", "unicode ✓ " * 3)],
-        )
-        dataset = Dataset(
-            name="training_data", digest=f"abc-{i}", source_type="code",
-            source=json.dumps({"tags": {"mlflow.source.name": "train.py"}}),
-            schema=json.dumps({"mlflow_colspec": [{"name": "a", "type": "double"}]}),
-            profile=json.dumps({"num_rows": 100 + i}),
-        )
-        client.log_inputs(rid, [DatasetInput(dataset, [InputTag("mlflow.data.context", "train")])])
-        client.set_terminated(rid, "FAILED" if i == 2 else "FINISHED", end_time=t0 + 1000 + i)
-    client.delete_run(run_ids[1])
-    client.create_registered_model("clf")
-    mv = client.create_model_version("clf", f"runs:/{run_ids[0]}/model", run_id=run_ids[0])
-    client.set_registered_model_alias("clf", "champion", mv.version)
+    def write(uri, out):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        t0 = 1_700_000_000_000
+        exp = client.create_experiment("conformance", tags={"team": "ml"})
+        client.create_experiment("empty")
+        run_ids = []
+        for i in range(3):
+            run = client.create_run(exp, start_time=t0 + i, tags={"mlflow.runName": f"run-{i}", "seed": str(i)})
+            rid = run.info.run_id
+            run_ids.append(rid)
+            client.log_batch(
+                rid,
+                metrics=[Metric("loss", 1.0 / (s + 1) + i, t0 + s, s) for s in range(5)]
+                + [Metric("odd", float("nan"), t0, 0), Metric("odd", float("inf"), t0 + 1, 1)],
+                params=[Param("lr", str(0.1 * (i + 1))), Param("depth", str(i + 2))],
+                tags=[RunTag("note", "unicode ✓ " * 3)],
+            )
+            dataset = Dataset(
+                name="training_data", digest=f"abc-{i}", source_type="code",
+                source=json.dumps({"tags": {"mlflow.source.name": "train.py"}}),
+                schema=json.dumps({"mlflow_colspec": [{"name": "a", "type": "double"}]}),
+                profile=json.dumps({"num_rows": 100 + i}),
+            )
+            client.log_inputs(rid, [DatasetInput(dataset, [InputTag("mlflow.data.context", "train")])])
+            client.set_terminated(rid, "FAILED" if i == 2 else "FINISHED", end_time=t0 + 1000 + i)
+        client.delete_run(run_ids[1])
+        client.create_registered_model("clf")
+        mv = client.create_model_version("clf", f"runs:/{run_ids[0]}/model", run_id=run_ids[0])
+        client.set_registered_model_alias("clf", "champion", mv.version)
 
-    dump = {"version": mlflow.__version__, "experiments": {}, "runs": {}, "versions": []}
-    for e in client.search_experiments(view_type=3):
-        dump["experiments"][e.experiment_id] = {"name": e.name, "stage": e.lifecycle_stage, "tags": dict(e.tags)}
-    for r in client.search_runs([e for e in dump["experiments"]], run_view_type=3):
-        rid = r.info.run_id
-        dump["runs"][rid] = {
-            "experiment_id": r.info.experiment_id,
-            "status": r.info.status,
-            "start": r.info.start_time,
-            "end": r.info.end_time,
-            "stage": r.info.lifecycle_stage,
-            "params": dict(r.data.params),
-            "tags": dict(r.data.tags),
-            "metrics": {
-                k: [[m.step, m.timestamp, repr(m.value)] for m in client.get_metric_history(rid, k)]
-                for k in r.data.metrics
-            },
-            "inputs": sorted(
-                [i.dataset.name, i.dataset.digest, i.dataset.source_type, i.dataset.source,
-                 i.dataset.schema, i.dataset.profile,
-                 {t.key: t.value for t in i.tags}.get("mlflow.data.context")]
-                for i in r.inputs.dataset_inputs
-            ),
-        }
-    for m in client.search_registered_models():
-        for v in client.search_model_versions(f"name='{m.name}'"):
-            dump["versions"].append([v.name, int(v.version), v.run_id, v.source])
-        dump["aliases"] = {a: int(v) for a, v in (m.aliases or {}).items()}
-    out.write_text(json.dumps(dump))
+        dump = {"version": mlflow.__version__, "experiments": {}, "runs": {}, "versions": []}
+        for e in client.search_experiments(view_type=3):
+            dump["experiments"][e.experiment_id] = {"name": e.name, "stage": e.lifecycle_stage, "tags": dict(e.tags)}
+        for r in client.search_runs([e for e in dump["experiments"]], run_view_type=3):
+            rid = r.info.run_id
+            dump["runs"][rid] = {
+                "experiment_id": r.info.experiment_id,
+                "status": r.info.status,
+                "start": r.info.start_time,
+                "end": r.info.end_time,
+                "stage": r.info.lifecycle_stage,
+                "params": dict(r.data.params),
+                "tags": dict(r.data.tags),
+                "metrics": {
+                    k: [[m.step, m.timestamp, repr(m.value)] for m in client.get_metric_history(rid, k)]
+                    for k in r.data.metrics
+                },
+                "inputs": sorted(
+                    [i.dataset.name, i.dataset.digest, i.dataset.source_type, i.dataset.source,
+                     i.dataset.schema, i.dataset.profile,
+                     {t.key: t.value for t in i.tags}.get("mlflow.data.context")]
+                    for i in r.inputs.dataset_inputs
+                ),
+            }
+        for m in client.search_registered_models():
+            for v in client.search_model_versions(f"name='{m.name}'"):
+                dump["versions"].append([v.name, int(v.version), v.run_id, v.source])
+            dump["aliases"] = {a: int(v) for a, v in (m.aliases or {}).items()}
+        out.write_text(json.dumps(dump))
+
+    for uri, out in zip(sys.argv[1::2], sys.argv[2::2]):
+        write(uri, Path(out))
     """
 )
-
-
-def _cache_root() -> Path:
-    return Path(os.environ.get("MILEAGE_TEST_CACHE", Path.home() / ".cache" / "mileage-tests"))
 
 
 def _sqlalchemy_for(version: str) -> str:
@@ -138,44 +130,20 @@ def _sqlalchemy_for(version: str) -> str:
     return "sqlalchemy>=2.0.30,<2.1" if version.startswith("2.") else "sqlalchemy>=2.0.30,<3"
 
 
-def _mlflow_venv(version: str) -> Path:
-    """A virtual environment with ``mlflow-skinny==version``, made once and cached."""
-    folder = _cache_root() / "mlflow" / f"skinny-{version}"
-    python = folder / "bin" / "python"
-    if python.exists():
-        return python
-    building = folder.with_name(folder.name + ".tmp")
-    if not (building / "bin" / "python").exists():
-        shutil.rmtree(building, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(building)], check=True, timeout=300)
-    install = subprocess.run(
-        [
-            str(building / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            f"mlflow-skinny=={version}",
-            _sqlalchemy_for(version),
-            "alembic<2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if install.returncode != 0:
-        pytest.fail(f"cannot install mlflow-skinny=={version}: {install.stderr[-2000:]}")
-    building.rename(folder)  # only a complete environment gets the final name
-    return python
+def _mlflow_python(version: str) -> Path:
+    """The interpreter of a cached environment with ``mlflow-skinny==version``."""
+    requirements = (f"mlflow-skinny=={version}", _sqlalchemy_for(version), "alembic<2")
+    name = f"py{sys.version_info[0]}{sys.version_info[1]}-skinny-{version}"
+    return cached_venv(f"mlflow/{name}", *requirements) / "bin" / "python"
 
 
-def _write(python: Path, uri: str, dump: Path, cwd: Path) -> dict[str, Any]:
+def _write(python: Path, stores: dict[str, Path], cwd: Path) -> dict[str, dict[str, Any]]:
+    """Write the runs to each store (URI -> dump file) in one run of the script."""
     script = cwd / "write_store.py"
     script.write_text(WRITER)
+    arguments = [str(a) for pair in stores.items() for a in pair]
     result = subprocess.run(
-        [str(python), str(script), uri, str(dump)],
+        [str(python), str(script), *arguments],
         cwd=cwd,
         env={**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true", "PYTHONPATH": ""},
         capture_output=True,
@@ -184,8 +152,7 @@ def _write(python: Path, uri: str, dump: Path, cwd: Path) -> dict[str, Any]:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    data: dict[str, Any] = json.loads(dump.read_text())
-    return data
+    return {uri: json.loads(dump.read_text()) for uri, dump in stores.items()}
 
 
 def _value(text: str) -> float:
@@ -243,15 +210,17 @@ def _check(uri: str, expected: dict[str, Any]) -> None:
         reader.close()
 
 
-@long_test
 @pytest.mark.slow
 @pytest.mark.parametrize("version", [LOWEST, HIGHEST])
 def test_readers_match_mlflow_client(version: str, tmp_path: Path) -> None:
-    python = _mlflow_venv(version)
-    sqlite_db = tmp_path / "mlflow.db"
-    expected = _write(python, f"sqlite:///{sqlite_db}", tmp_path / "sqlite.json", tmp_path)
-    assert expected["version"] == version
-    _check(f"sqlite:///{sqlite_db}", expected)
+    python = _mlflow_python(version)
+    sqlite_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlruns = tmp_path / "mlruns"
-    expected = _write(python, mlruns.as_uri(), tmp_path / "files.json", tmp_path)
-    _check(str(mlruns), expected)
+    written = _write(
+        python,
+        {sqlite_uri: tmp_path / "sqlite.json", mlruns.as_uri(): tmp_path / "files.json"},
+        tmp_path,
+    )
+    for uri, expected in written.items():
+        assert expected["version"] == version
+        _check(str(mlruns) if uri == mlruns.as_uri() else uri, expected)
