@@ -79,6 +79,7 @@ print(json.dumps({"failed": failed, "extras": [m for m in extras if m in sys.mod
 """
 
 
+@pytest.mark.slow
 def test_every_module_imports_without_the_optional_extras() -> None:
     """``mileage`` imports the optional extras only inside the functions that use them: in a
     fresh interpreter, every module imports and none of the extras gets loaded."""

@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 
 from mileage.cli import app
 
+pytestmark = pytest.mark.slow  # starts servers or clusters, or checks big batches
+
 pytest.importorskip("distributed")
 
 

@@ -65,6 +65,7 @@ def test_absolute_source_leaves_urls_and_makes_paths_absolute(tmp_path: Path) ->
         assert absolute_source(url, tmp_path) == url
 
 
+@pytest.mark.slow
 def test_paths_old_batches_and_typos(
     work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -48,6 +48,7 @@ def _run(cli: CliRunner, *args: str) -> Any:
     return result
 
 
+@pytest.mark.slow
 def test_monitor_run_routes_a_suggestion_that_the_inbox_decides(
     cli: CliRunner, files: dict[str, str]
 ) -> None:

@@ -270,6 +270,7 @@ def test_postgres_leader_lock_admits_one_replica(postgres: Any) -> None:
     store.close()
 
 
+@pytest.mark.slow
 def test_a_monitor_job_checks_alerts_and_routes_in_one_run(
     sqlite_store: TraceStore, tmp_path: Path
 ) -> None:
@@ -489,6 +490,7 @@ def test_a_run_that_waited_for_a_worker_claims_the_slot_it_was_scheduled_for(
     assert a == b  # both were scheduled for the same slot; the one that waited kept it
 
 
+@pytest.mark.slow
 def test_a_live_scrape_passes_promtool_check_metrics(
     sqlite_store: TraceStore, tmp_path: Path
 ) -> None:

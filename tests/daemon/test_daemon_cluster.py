@@ -26,6 +26,8 @@ from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
 from mileage.platform.store import schema as t
 
+pytestmark = pytest.mark.slow  # starts servers or clusters, or checks big batches
+
 pytest.importorskip("distributed")
 
 PIPELINES = ["p0", "p1", "p2"]

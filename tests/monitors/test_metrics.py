@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from mileage.monitors import MonitorRunner, create_monitor
 from mileage.monitors._metrics import MonitorsSource
 from mileage.platform.store import TraceStore
 from mileage.testing.monitoring import CancerData, RegisteredModel, monitored_pipeline
+
+pytestmark = pytest.mark.slow  # starts servers or clusters, or checks big batches
 
 
 def _samples(store: TraceStore) -> dict[tuple[str, str], dict[tuple[Any, ...], float]]:

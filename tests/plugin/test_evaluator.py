@@ -169,6 +169,7 @@ def test_the_reference_is_read_from_a_loadable_training_input(
     assert mlflow.get_run(run.info.run_id).data.metrics["mileage_drifted_columns"] == 0
 
 
+@pytest.mark.slow
 def test_missing_reference_and_bad_options_are_usage_errors(tracking: str) -> None:
     from mileage.platform.errors import ConfigError
 

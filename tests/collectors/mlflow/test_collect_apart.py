@@ -24,6 +24,8 @@ from mileage.platform.store import TraceStore
 from mileage.testing import require_shared_data
 from mileage.testing.dump import dump_store
 
+pytestmark = pytest.mark.slow  # starts servers or clusters, or checks big batches
+
 pytest.importorskip("distributed")
 
 #: Folder and the tracking store in it: three mlruns/ folders and one SQLite database.

@@ -64,6 +64,7 @@ def reference() -> list[tuple[str, float]]:
         pytest.param("everything", None, marks=pytest.mark.slow),  # the same path, unbudgeted
     ],
 )
+@pytest.mark.slow
 def test_outputs_through_the_cache_equal_a_full_recompute(
     tmp_path: Path,
     sqlite_store: TraceStore,

@@ -16,6 +16,8 @@ from scipy import stats
 
 from mileage.metalearner.warmstart import WarmStartRanker, export_training_table, fit_on_dask
 
+pytestmark = pytest.mark.slow  # starts servers or clusters, or checks big batches
+
 pytest.importorskip("distributed")
 
 

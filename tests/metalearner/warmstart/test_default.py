@@ -25,6 +25,7 @@ from mileage.platform.errors import DataError
 from mileage.platform.store import TraceStore
 
 
+@pytest.mark.slow
 def test_shipped_artefact_is_what_the_build_makes(tabrepo_dir: Path) -> None:
     files = build_default_files(tabrepo_dir)
     shipped = {p.name: p.read_text(encoding="utf-8") for p in DEFAULT_DIR.glob("*.*")}
@@ -79,6 +80,7 @@ def test_empty_store_answers_from_the_default_and_a_store_model_takes_over(
     assert "in the trace store" in result.stdout and "embedded" not in result.stdout
 
 
+@pytest.mark.slow
 def test_traces_without_a_model_train_one(tmp_path: Path, tabrepo_dir: Path) -> None:
     from mileage.collectors.metadata import import_metadata
 
@@ -125,6 +127,7 @@ def test_meta_features_file_with_nulls_cli(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "'NumberOfInstances' is inf" in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_warm_start_runs_from_the_default_without_shared_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

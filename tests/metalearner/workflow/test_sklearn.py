@@ -59,6 +59,7 @@ def test_outputs_equal_scikit_learn_on_the_same_split(sparse: bool) -> None:
     assert result.metrics["score"] == expected.score(X_te, y_te)
 
 
+@pytest.mark.slow
 def test_single_estimator_and_unsupported_remainder() -> None:
     X, y = load_breast_cancer(return_X_y=True)
     wf = from_sklearn(LogisticRegression(max_iter=3000), name="lr")

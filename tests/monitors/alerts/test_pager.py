@@ -36,6 +36,8 @@ from mileage.platform.store import TraceStore
 from mileage.testing import AlertmanagerServer, WebhookReceiver, free_port
 from mileage.testing.monitoring import cancer_data, monitored_pipeline, register_model
 
+pytestmark = pytest.mark.slow  # starts servers or clusters, or checks big batches
+
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = ROOT / "dashboards" / "alertmanager" / "alertmanager.yml"
 

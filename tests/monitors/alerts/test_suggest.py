@@ -201,6 +201,7 @@ def test_without_the_meta_learner_retrain_says_why_there_are_no_warm_starts(
         assert warm.configurations or warm.note
 
 
+@pytest.mark.slow
 def test_persistent_drift_with_a_healthy_slo_refreshes_the_reference(
     sqlite_store: TraceStore, files, tmp_path: Path
 ) -> None:
@@ -236,6 +237,7 @@ def test_persistent_drift_with_a_healthy_slo_refreshes_the_reference(
     assert new_reference["label"].notna().all()  # joined with the labels that arrived
 
 
+@pytest.mark.slow
 def test_a_slice_regression_adds_the_slice_to_a_new_validation_set(
     sqlite_store: TraceStore, files, tmp_path: Path
 ) -> None:

@@ -11,6 +11,8 @@ import pytest
 from mileage.monitors import MonitorConfig, check_batch
 from mileage.monitors.checks._large import check_parquet
 
+pytestmark = pytest.mark.slow  # starts servers or clusters, or checks big batches
+
 #: Checks the in-memory path runs and a batch checked in parts does not (duplicates, keys).
 NOT_IN_PARTS = {"repeated_row", "duplicate_rows", "key_unique"}
 

@@ -15,6 +15,8 @@ import pytest
 
 from mileage.monitors.checks._large import check_parquet, check_parquet_on_dask
 
+pytestmark = pytest.mark.slow  # starts servers or clusters, or checks big batches
+
 pytest.importorskip("distributed")
 
 
