@@ -33,9 +33,11 @@ from mileage.monitors.checks._check import (
     MonitorConfig,
     baseline_of,
     check_batch,
+    estimator_of,
     judge_performance,
     reference_with_predictions,
 )
+from mileage.monitors.checks._estimation import Estimator
 from mileage.monitors.checks._findings import BatchReport, Finding, Severity
 from mileage.monitors.checks._models import ResolvedModel, resolve_model
 from mileage.monitors.checks._slo import apply_slo_state
@@ -154,6 +156,7 @@ class MonitorRunner:
         self.home = home
         self.progress = progress or NullProgress()
         self._read_errors: dict[str, int] = {}
+        self._estimator: Estimator | None = None
         suite = get_suite(store, self.record.id)
         self.suite, self.suite_version = check_suite(suite["spec"]), int(suite["version"])
 
@@ -197,6 +200,10 @@ class MonitorRunner:
         model = _model(config)
         reference = reference_with_predictions(reference, self.suite, config, model)
         labels, label_error = self._labels()
+        try:  # fitted once per run; a reference that cannot fit it is a finding per batch
+            self._estimator = estimator_of(reference, self.suite, config) if ids else None
+        except ConfigError:
+            self._estimator = None
         self.progress.start(f"monitor {config.name}: checking batches", total=len(ids))
         for bid in ids:
             reports.append(self._check(source, bid, reference, model, labels, label_error, as_of))
@@ -277,6 +284,7 @@ class MonitorRunner:
             labels=labels,
             history=history,
             as_of=as_of,
+            estimator=self._estimator,
         )
         if label_error:
             report.add(
@@ -409,6 +417,6 @@ def check_once(
         as_of=as_of,
     )
     steps.finish()
-    if labels is not None:
+    if labels is not None or config.performance_options().estimate:
         apply_slo_state(report, [], config.performance_options())  # the window is this batch
     return report, suite
