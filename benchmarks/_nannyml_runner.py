@@ -3,9 +3,9 @@
 NannyML 0.13 requires ``lightgbm<4.6`` and Mileage ``lightgbm>=4.7``, so the two cannot share
 an environment; ``monitor_estimation.py`` writes the reference and the batches as Parquet and
 runs this script with the interpreter of an environment holding NannyML (``--nannyml-python``).
-It imports NannyML and pandas only, and prints one JSON object: the estimate per batch.
+It imports NannyML and pandas only, and prints one JSON list: per spec, the estimate per batch.
 
-Spec (JSON file, first argument): ``reference`` and ``batches`` (Parquet paths), ``kind``
+Specs (a JSON list in a file, first argument; one NannyML import for all), each: ``reference`` and ``batches`` (Parquet paths), ``kind``
 (``cbpe`` or ``dle``), ``problem_type``, ``y_pred_proba`` (a column, or class -> column),
 ``metrics``, ``features``, ``categorical``.
 """
@@ -24,11 +24,15 @@ warnings.simplefilter("ignore")
 
 
 def main() -> None:
+    with open(sys.argv[1]) as fh:  # noqa: PTH123 (this script runs on a bare interpreter)
+        specs: list[dict[str, Any]] = json.load(fh)
+    print(json.dumps([estimate(spec) for spec in specs]))
+
+
+def estimate(spec: dict[str, Any]) -> dict[str, Any]:
     import nannyml as nml
     import pandas as pd
 
-    with open(sys.argv[1]) as fh:  # noqa: PTH123 (this script runs on a bare interpreter)
-        spec: dict[str, Any] = json.load(fh)
     reference = pd.read_parquet(spec["reference"])
     for c in spec.get("categorical", []):
         reference[c] = reference[c].astype("category")
@@ -62,7 +66,7 @@ def main() -> None:
         for metric in spec["metrics"]:
             row[metric] = float(frame[(metric, "value")].iloc[0])
         out.append(row)
-    print(json.dumps({"fit_seconds": fit_seconds, "batches": out}))
+    return {"fit_seconds": fit_seconds, "batches": out}
 
 
 if __name__ == "__main__":
