@@ -148,7 +148,7 @@ def scenarios(quick: bool) -> list[Scenario]:
         r = sm.datasets.randhie.load_pandas().data.copy()
         r["label"] = (r.pop("mdvis") > 0).astype(int)
         feats = [c for c in r.columns if c != "label"]
-        train, ref, batches = _ordered(r, "ndisease", 10)
+        train, ref, batches = _ordered(r, "disea", 10)
         out.append(
             Scenario(
                 "randhie",

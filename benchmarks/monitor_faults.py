@@ -70,7 +70,14 @@ FAULTS = (
     "covariate_shift",
     "label_shift",
     "label_shift_labelled",
+    "fan_out",
+    "retried_write",
 )
+#: What a table-level fault (repeated rows) is named by: a finding of these checks.
+ROWS = "(rows)"
+ROW_CHECKS = ("repeated_row", "duplicate_rows")
+#: Sizes of the clean batches of the false-alarm ladder (SYNTHETIC data with traps).
+LADDER = (50, 500, 5_000, 50_000, 500_000)
 
 
 @dataclass
@@ -221,6 +228,11 @@ def inject(
         p = np.exp(1.0 * z.to_numpy())
         idx = rng.choice(len(pool), size=m, replace=True, p=p / p.sum())
         return pool.iloc[idx].drop(columns=[ds.target]).reset_index(drop=True), important
+    if fault == "fan_out":  # a join fan-out: most rows are copies of one row
+        k = int(0.6 * len(b))
+        return pd.concat([b.iloc[[0] * k], b.iloc[k:]], ignore_index=True), ROWS
+    if fault == "retried_write":  # every row written twice
+        return pd.concat([b, b], ignore_index=True), ROWS
     if fault in ("label_shift", "label_shift_labelled"):
         y = pool[ds.target]
         if ds.task == "classification":
@@ -351,13 +363,23 @@ def sequences(
         m = int(rng.integers(lo, hi + 1))
         idx = rng.choice(len(pool), size=m, replace=m > len(pool))
         yield "clean", None, pool.iloc[idx].drop(columns=[ds.target]).reset_index(drop=True), None
+    for _ in range(max(1, args.clean // 3)):  # a few dozen rows
+        idx = rng.choice(len(pool), size=int(rng.integers(30, 61)), replace=False)
+        yield (
+            "clean_few_dozen",
+            None,
+            pool.iloc[idx].drop(columns=[ds.target]).reset_index(drop=True),
+            None,
+        )
+    # Drawn without replacement: a bootstrap resample repeats rows by construction (20,000 rows
+    # resampled from 1,461 are 93% copies), which no real batch of distinct events does.
     whole = frame.drop(columns=[ds.target])
     for _ in range(args.benign):
-        idx = rng.choice(len(whole), size=args.benign_rows, replace=True)
+        idx = rng.choice(len(whole), size=min(args.benign_rows, len(whole)), replace=False)
         yield "benign", None, whole.iloc[idx].reset_index(drop=True), None
     for i in range(args.benign if ds.real_change_sources else 0):
         src = ds.real_change_sources[i % len(ds.real_change_sources)]
-        idx = rng.choice(len(src), size=args.benign_rows, replace=True)
+        idx = rng.choice(len(src), size=min(args.benign_rows, len(src)), replace=False)
         yield "real_change", None, src.iloc[idx].reset_index(drop=True), None
     for fault in FAULTS:
         for _ in range(args.reps):
@@ -387,6 +409,8 @@ def run_dataset(
         report, secs = ours(scored, ref_labelled, suite, config, history)
         scored = scored.drop(columns=["__labels__", "row_id"], errors="ignore")
         named = sorted(report.columns_named(Severity.WARNING))
+        if any(f.check in ROW_CHECKS and f.severity >= Severity.WARNING for f in report.findings):
+            named.append(ROWS)
         alarm = report.worst is not None and report.worst >= Severity.WARNING
         t0 = time.perf_counter()
         ev = evidently_preset(ref, scored)
@@ -420,7 +444,12 @@ def run_dataset(
                     history.setdefault(s.column, []).append(int(s.value or 0))
                     del history[s.column][: -(persistence - 1)]
 
-    histories: dict[str, dict[str, list[int]]] = {"clean": {}, "benign": {}, "real_change": {}}
+    histories: dict[str, dict[str, list[int]]] = {
+        "clean": {},
+        "clean_few_dozen": {},
+        "benign": {},
+        "real_change": {},
+    }
     for kind, fault, batch, expected in sequences(setup, args, rng):
         record(kind, fault, batch, expected, histories.get(kind))
     print(
@@ -488,6 +517,93 @@ def synthetic(n: int, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+def with_traps(n: int, rng: np.random.Generator, first_id: int) -> pd.DataFrame:
+    """SYNTHETIC clean rows with the traps of a quiet monitor: 12 numeric and 3 categorical
+    columns, a rare legitimate category (one row in 50,000, which a 20,000-row reference misses
+    two times in three), a near-constant flag (one row in 1,000 is 1), and row ids new in every
+    batch (a declared key)."""
+    data: dict[str, Any] = {"row_id": np.arange(first_id, first_id + n)}
+    for i in range(12):
+        data[f"num_{i}"] = rng.normal(i, 1 + i % 3, n) if i % 2 else rng.lognormal(1, 0.7, n)
+    for i in range(3):
+        cats = np.array([f"c{j}" for j in range(4 + 6 * i)])
+        data[f"cat_{i}"] = cats[rng.integers(0, len(cats), n)]
+    region = np.array(["north", "south", "east", "west", "island"])
+    data["region"] = region[rng.choice(5, n, p=[0.4, 0.3, 0.2, 0.09998, 0.00002])]
+    data["flag"] = (rng.random(n) < 0.001).astype(int)
+    return pd.DataFrame(data)
+
+
+def ladder(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """False alarms on clean SYNTHETIC batches with traps, by batch size (one check each)."""
+    rng = np.random.default_rng(11)
+    ref = with_traps(args.ladder_reference, rng, 0)
+    config = MonitorConfig(name="ladder", reference_uri="-", key_columns=["row_id"])
+    suite = infer_suite(ref)
+    first, out = len(ref), []
+    for size in args.ladder:
+        reps = args.ladder_reps if size <= 5_000 else max(1, args.ladder_reps // (size // 5_000))
+        for _ in range(reps):
+            batch = with_traps(size, rng, first)
+            first += size
+            report, secs = ours(batch, ref, suite, config, None)
+            bad = [
+                [f.check, f.column, f.severity.label]
+                for f in report.findings
+                if f.severity >= Severity.WARNING
+            ]
+            traps = {
+                "rare_category_in_batch": int((batch["region"] == "island").sum()),
+                "rare_category_in_reference": int((ref["region"] == "island").sum()),
+                "flag_ones_in_batch": int(batch["flag"].sum()),
+            }
+            out.append(
+                {"rows": size, "alarm": bool(bad), "findings": bad, "seconds": round(secs, 2)}
+                | traps
+            )
+        print(f"  ladder {size:,} rows: {reps} batches", file=sys.stderr)
+    return out
+
+
+def ladder_table(rows: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    by: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by[r["rows"]].append(r)
+    summary = {
+        str(size): {
+            "batches": len(rs),
+            "false_alarms_per_100": 100 * sum(r["alarm"] for r in rs) / len(rs),
+            "alarm_findings": sorted({tuple(f) for r in rs for f in r["findings"]}),
+            "batches_with_the_rare_category": sum(r["rare_category_in_batch"] > 0 for r in rs),
+            "batches_without_a_flag": sum(r["flag_ones_in_batch"] == 0 for r in rs),
+            "seconds_mean": round(float(np.mean([r["seconds"] for r in rs])), 2),
+        }
+        for size, rs in sorted(by.items())
+    }
+    text = table(
+        [
+            "clean batch rows (SYNTHETIC, traps)",
+            "n",
+            "ours: false alarms / 100",
+            "with the rare category",
+            "flag column constant",
+            "seconds / batch",
+        ],
+        [
+            [
+                f"{int(k):,}",
+                v["batches"],
+                f"{v['false_alarms_per_100']:.1f}",
+                v["batches_with_the_rare_category"],
+                v["batches_without_a_flag"],
+                v["seconds_mean"],
+            ]
+            for k, v in summary.items()
+        ],
+    )
+    return text, summary
+
+
 def throughput(rows: int) -> dict[str, Any]:
     rng = np.random.default_rng(7)
     ref = synthetic(100_000, rng)
@@ -548,7 +664,7 @@ def tables(summary: dict[str, Any]) -> str:
             f"{summary[key]['evidently_false_alarms_per_100']:.1f}",
             f"{summary[key]['evidently_dataset_false_alarms_per_100']:.1f}",
         ]
-        for key in ("clean", "benign", "real_change")
+        for key in ("clean", "clean_few_dozen", "benign", "real_change")
         if key in summary
     ]
     one = table(
@@ -588,12 +704,16 @@ def main() -> None:
     parser.add_argument("--benign-rows", type=int, default=20_000)
     parser.add_argument("--reps", type=int, default=5, help="batches per fault and data set")
     parser.add_argument("--throughput-rows", type=int, default=1_000_000)
+    parser.add_argument("--ladder", type=int, nargs="*", default=list(LADDER))
+    parser.add_argument("--ladder-reps", type=int, default=20, help="clean batches per size")
+    parser.add_argument("--ladder-reference", type=int, default=20_000)
     parser.add_argument("--datasets", nargs="*", default=None)
     args = parser.parse_args()
     if args.quick:
-        args.clean, args.benign, args.reps, args.benign_rows = 6, 3, 2, 5_000
-        args.throughput_rows = 100_000
-        args.datasets = args.datasets or ["weather", "cars"]  # the two smallest
+        args.clean, args.benign, args.reps, args.benign_rows = 3, 1, 1, 2_000
+        args.throughput_rows = 20_000
+        args.ladder, args.ladder_reps = [50, 2_000], 2
+        args.datasets = args.datasets or ["cars"]  # the smallest
     started = time.perf_counter()
     rng = np.random.default_rng(2026)
     info = machine()
@@ -602,6 +722,8 @@ def main() -> None:
     for ds in datasets:
         records.extend(run_dataset(ds, args, rng))
     summary = summarise(records)
+    print("false-alarm ladder ...", file=sys.stderr)
+    ladder_text, ladder_summary = ladder_table(ladder(args))
     print("throughput ...", file=sys.stderr)
     speed = throughput(args.throughput_rows)
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -613,6 +735,7 @@ def main() -> None:
         },
         "settings": vars(args),
         "summary": summary,
+        "ladder": ladder_summary,
         "throughput": speed,
         "seconds": round(time.perf_counter() - started, 1),
         "records": records,
@@ -621,6 +744,8 @@ def main() -> None:
     print(machine_line(info))
     print(f"data: {', '.join(d.name for d in datasets)} (real, from installed packages)")
     print(tables(summary))
+    print()
+    print(ladder_text)
     print()
     print(
         f"throughput on a SYNTHETIC {speed['rows']:,} x {speed['columns']} batch: validation "
