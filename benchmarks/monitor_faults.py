@@ -24,8 +24,13 @@ name is the prediction, since labels arrive later).
 The same batches go through Evidently's ``DataDriftPreset`` with default settings, counting an
 alarm when any column is flagged (and, separately, when the preset's dataset-level drift fires).
 
+False-alarm ladder: clean **synthetic** batches of 50 to 500,000 rows with the traps of a
+quiet monitor (a rare legitimate category, a near-constant flag, ids new in every batch), one
+check each against a 20,000-row synthetic reference.
+
 Throughput: a **synthetic** 1,000,000 x 50 batch (40 numeric, 10 categorical columns from
-fixed generators) against a synthetic 100,000-row reference, validated and drift-checked.
+fixed generators) against a synthetic 100,000-row reference, through one whole
+``check_batch`` (validation, duplicates, drift); wall and CPU seconds.
 
 Run: ``python benchmarks/monitor_faults.py`` (``--quick`` for a smaller run). Writes
 ``benchmarks/results/monitor_faults.json``.
@@ -42,6 +47,7 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,9 +63,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import machine, machine_line, table, write_results  # noqa: E402
 from mileage.monitors import MonitorConfig, check_batch, infer_suite  # noqa: E402
-from mileage.monitors.checks._drift import DriftOptions, drift_batch, drift_columns  # noqa: E402
+from mileage.monitors.checks._drift import DriftOptions  # noqa: E402
 from mileage.monitors.checks._findings import BatchReport, Severity  # noqa: E402
-from mileage.monitors.checks._validation import validate_batch  # noqa: E402
 
 FAULTS = (
     "missing_column",
@@ -70,7 +75,14 @@ FAULTS = (
     "covariate_shift",
     "label_shift",
     "label_shift_labelled",
+    "fan_out",
+    "retried_write",
 )
+#: What a table-level fault (repeated rows) is named by: a finding of these checks.
+ROWS = "(rows)"
+ROW_CHECKS = ("repeated_row", "duplicate_rows")
+#: Sizes of the clean batches of the false-alarm ladder (SYNTHETIC data with traps).
+LADDER = (50, 500, 5_000, 50_000, 500_000)
 
 
 @dataclass
@@ -221,6 +233,11 @@ def inject(
         p = np.exp(1.0 * z.to_numpy())
         idx = rng.choice(len(pool), size=m, replace=True, p=p / p.sum())
         return pool.iloc[idx].drop(columns=[ds.target]).reset_index(drop=True), important
+    if fault == "fan_out":  # a join fan-out: most rows are copies of one row
+        k = int(0.6 * len(b))
+        return pd.concat([b.iloc[[0] * k], b.iloc[k:]], ignore_index=True), ROWS
+    if fault == "retried_write":  # every row written twice
+        return pd.concat([b, b], ignore_index=True), ROWS
     if fault in ("label_shift", "label_shift_labelled"):
         y = pool[ds.target]
         if ds.task == "classification":
@@ -351,13 +368,23 @@ def sequences(
         m = int(rng.integers(lo, hi + 1))
         idx = rng.choice(len(pool), size=m, replace=m > len(pool))
         yield "clean", None, pool.iloc[idx].drop(columns=[ds.target]).reset_index(drop=True), None
+    for _ in range(max(1, args.clean // 3)):  # a few dozen rows
+        idx = rng.choice(len(pool), size=int(rng.integers(30, 61)), replace=False)
+        yield (
+            "clean_few_dozen",
+            None,
+            pool.iloc[idx].drop(columns=[ds.target]).reset_index(drop=True),
+            None,
+        )
+    # Drawn without replacement: a bootstrap resample repeats rows by construction (20,000 rows
+    # resampled from 1,461 are 93% copies), which no real batch of distinct events does.
     whole = frame.drop(columns=[ds.target])
     for _ in range(args.benign):
-        idx = rng.choice(len(whole), size=args.benign_rows, replace=True)
+        idx = rng.choice(len(whole), size=min(args.benign_rows, len(whole)), replace=False)
         yield "benign", None, whole.iloc[idx].reset_index(drop=True), None
     for i in range(args.benign if ds.real_change_sources else 0):
         src = ds.real_change_sources[i % len(ds.real_change_sources)]
-        idx = rng.choice(len(src), size=args.benign_rows, replace=True)
+        idx = rng.choice(len(src), size=min(args.benign_rows, len(src)), replace=False)
         yield "real_change", None, src.iloc[idx].reset_index(drop=True), None
     for fault in FAULTS:
         for _ in range(args.reps):
@@ -387,6 +414,8 @@ def run_dataset(
         report, secs = ours(scored, ref_labelled, suite, config, history)
         scored = scored.drop(columns=["__labels__", "row_id"], errors="ignore")
         named = sorted(report.columns_named(Severity.WARNING))
+        if any(f.check in ROW_CHECKS and f.severity >= Severity.WARNING for f in report.findings):
+            named.append(ROWS)
         alarm = report.worst is not None and report.worst >= Severity.WARNING
         t0 = time.perf_counter()
         ev = evidently_preset(ref, scored)
@@ -420,7 +449,12 @@ def run_dataset(
                     history.setdefault(s.column, []).append(int(s.value or 0))
                     del history[s.column][: -(persistence - 1)]
 
-    histories: dict[str, dict[str, list[int]]] = {"clean": {}, "benign": {}, "real_change": {}}
+    histories: dict[str, dict[str, list[int]]] = {
+        "clean": {},
+        "clean_few_dozen": {},
+        "benign": {},
+        "real_change": {},
+    }
     for kind, fault, batch, expected in sequences(setup, args, rng):
         record(kind, fault, batch, expected, histories.get(kind))
     print(
@@ -488,27 +522,117 @@ def synthetic(n: int, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def throughput(rows: int) -> dict[str, Any]:
+def with_traps(n: int, rng: np.random.Generator, first_id: int) -> pd.DataFrame:
+    """SYNTHETIC clean rows with the traps of a quiet monitor: 12 numeric and 3 categorical
+    columns, a rare legitimate category (one row in 50,000, which a 20,000-row reference misses
+    two times in three), a near-constant flag (one row in 1,000 is 1), and row ids new in every
+    batch (a declared key)."""
+    data: dict[str, Any] = {"row_id": np.arange(first_id, first_id + n)}
+    for i in range(12):
+        data[f"num_{i}"] = rng.normal(i, 1 + i % 3, n) if i % 2 else rng.lognormal(1, 0.7, n)
+    for i in range(3):
+        cats = np.array([f"c{j}" for j in range(4 + 6 * i)])
+        data[f"cat_{i}"] = cats[rng.integers(0, len(cats), n)]
+    region = np.array(["north", "south", "east", "west", "island"])
+    data["region"] = region[rng.choice(5, n, p=[0.4, 0.3, 0.2, 0.09998, 0.00002])]
+    data["flag"] = (rng.random(n) < 0.001).astype(int)
+    return pd.DataFrame(data)
+
+
+def ladder(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """False alarms on clean SYNTHETIC batches with traps, by batch size (one check each)."""
+    rng = np.random.default_rng(11)
+    ref = with_traps(args.ladder_reference, rng, 0)
+    config = MonitorConfig(name="ladder", reference_uri="-", key_columns=["row_id"])
+    suite = infer_suite(ref)
+    first, out = len(ref), []
+    for size in args.ladder:
+        reps = args.ladder_reps if size <= 5_000 else args.ladder_large_reps
+        for _ in range(reps):
+            batch = with_traps(size, rng, first)
+            first += size
+            report, secs = ours(batch, ref, suite, config, None)
+            bad = [
+                [f.check, f.column, f.severity.label]
+                for f in report.findings
+                if f.severity >= Severity.WARNING
+            ]
+            traps = {
+                "rare_category_in_batch": int((batch["region"] == "island").sum()),
+                "rare_category_in_reference": int((ref["region"] == "island").sum()),
+                "flag_ones_in_batch": int(batch["flag"].sum()),
+            }
+            out.append(
+                {"rows": size, "alarm": bool(bad), "findings": bad, "seconds": round(secs, 2)}
+                | traps
+            )
+        print(f"  ladder {size:,} rows: {reps} batches", file=sys.stderr)
+    return out
+
+
+def ladder_table(rows: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    by: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by[r["rows"]].append(r)
+    summary = {
+        str(size): {
+            "batches": len(rs),
+            "false_alarms_per_100": 100 * sum(r["alarm"] for r in rs) / len(rs),
+            "alarm_findings": sorted({tuple(f) for r in rs for f in r["findings"]}),
+            "batches_with_the_rare_category": sum(r["rare_category_in_batch"] > 0 for r in rs),
+            "batches_without_a_flag": sum(r["flag_ones_in_batch"] == 0 for r in rs),
+            "seconds_mean": round(float(np.mean([r["seconds"] for r in rs])), 2),
+        }
+        for size, rs in sorted(by.items())
+    }
+    text = table(
+        [
+            "clean batch rows (SYNTHETIC, traps)",
+            "n",
+            "ours: false alarms / 100",
+            "with the rare category",
+            "flag column constant",
+            "seconds / batch",
+        ],
+        [
+            [
+                f"{int(k):,}",
+                v["batches"],
+                f"{v['false_alarms_per_100']:.1f}",
+                v["batches_with_the_rare_category"],
+                v["batches_without_a_flag"],
+                v["seconds_mean"],
+            ]
+            for k, v in summary.items()
+        ],
+    )
+    return text, summary
+
+
+def throughput(rows: int, reference_rows: int) -> dict[str, Any]:
+    """One whole ``check_batch`` (validation, duplicates, drift) of a SYNTHETIC batch."""
     rng = np.random.default_rng(7)
-    ref = synthetic(100_000, rng)
+    ref = synthetic(reference_rows, rng)
     big = synthetic(rows, rng)
     suite = infer_suite(ref)
-    report = BatchReport(None, "synthetic-1M")
+    config = MonitorConfig(name="throughput", reference_uri="-")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
-    validate_batch(big, suite, report, where="synthetic batch")
-    t_val = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    drift_batch(ref, big, drift_columns(suite), report, where="synthetic batch")
-    t_drift = time.perf_counter() - t0
+    report, _ = check_batch(big, reference=ref, suite=suite, config=config, batch_id="synthetic")
+    total = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0
+    t_val, t_drift = report.seconds.get("validation", 0.0), report.seconds.get("drift", 0.0)
     cells = big.shape[0] * big.shape[1]
     return {
         "data": "SYNTHETIC (fixed generators)",
         "rows": big.shape[0],
         "columns": big.shape[1],
+        "reference_rows": len(ref),
         "validation_seconds": round(t_val, 2),
         "drift_seconds": round(t_drift, 2),
-        "total_seconds": round(t_val + t_drift, 2),
+        "total_seconds": round(total, 2),
+        "total_cpu_seconds": round(cpu, 2),
         "validation_cells_per_second": round(cells / t_val),
         "drift_cells_per_second": round(cells / t_drift),
         "drift_sample_rows": DriftOptions().sample_rows,
@@ -519,6 +643,13 @@ def throughput(rows: int) -> dict[str, Any]:
         "peak_rss_mb_after": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "frame_mb": round(big.memory_usage(deep=False).sum() / 2**20),
     }
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process: on a shared machine, wall time also
+    counts the other jobs' turns."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def tables(summary: dict[str, Any]) -> str:
@@ -548,7 +679,7 @@ def tables(summary: dict[str, Any]) -> str:
             f"{summary[key]['evidently_false_alarms_per_100']:.1f}",
             f"{summary[key]['evidently_dataset_false_alarms_per_100']:.1f}",
         ]
-        for key in ("clean", "benign", "real_change")
+        for key in ("clean", "clean_few_dozen", "benign", "real_change")
         if key in summary
     ]
     one = table(
@@ -588,22 +719,53 @@ def main() -> None:
     parser.add_argument("--benign-rows", type=int, default=20_000)
     parser.add_argument("--reps", type=int, default=5, help="batches per fault and data set")
     parser.add_argument("--throughput-rows", type=int, default=1_000_000)
+    parser.add_argument("--throughput-reference", type=int, default=100_000)
+    parser.add_argument("--ladder", type=int, nargs="*", default=list(LADDER))
+    parser.add_argument(
+        "--ladder-reps", type=int, default=100, help="clean batches per size up to 5,000 rows"
+    )
+    parser.add_argument(
+        "--ladder-large-reps", type=int, default=20, help="clean batches per larger size"
+    )
+    parser.add_argument("--ladder-reference", type=int, default=20_000)
     parser.add_argument("--datasets", nargs="*", default=None)
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="processes for the data sets and the false-alarm ladder (the throughput batch is "
+        "checked after them, alone); the batches do not depend on it",
+    )
     args = parser.parse_args()
     if args.quick:
-        args.clean, args.benign, args.reps, args.benign_rows = 6, 3, 2, 5_000
-        args.throughput_rows = 100_000
-        args.datasets = args.datasets or ["weather", "cars"]  # the two smallest
+        args.clean, args.benign, args.reps, args.benign_rows = 2, 1, 1, 2_000
+        args.throughput_rows, args.throughput_reference = 5_000, 2_000
+        args.ladder, args.ladder_reps, args.ladder_large_reps = [50, 500], 1, 1
+        args.ladder_reference = 2_000
+        args.datasets = args.datasets or ["cars"]  # the smallest
     started = time.perf_counter()
-    rng = np.random.default_rng(2026)
     info = machine()
     records: list[dict[str, Any]] = []
     datasets = [d for d in load_datasets() if not args.datasets or d.name in args.datasets]
-    for ds in datasets:
-        records.extend(run_dataset(ds, args, rng))
+    # Each data set and the ladder draw from seeds of their own, so that --jobs does not change
+    # the batches.
+    seeds = [np.random.default_rng([2026, i]) for i in range(len(datasets))]
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            pending = pool.submit(ladder, args)
+            parts = [pool.submit(run_dataset, ds, args, r) for ds, r in zip(datasets, seeds)]
+            for part in parts:
+                records.extend(part.result())
+            ladder_rows = pending.result()
+    else:
+        for ds, r in zip(datasets, seeds):
+            records.extend(run_dataset(ds, args, r))
+        print("false-alarm ladder ...", file=sys.stderr)
+        ladder_rows = ladder(args)
     summary = summarise(records)
+    ladder_text, ladder_summary = ladder_table(ladder_rows)
     print("throughput ...", file=sys.stderr)
-    speed = throughput(args.throughput_rows)
+    speed = throughput(args.throughput_rows, args.throughput_reference)
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out = {
         "benchmark": "monitor_faults",
@@ -613,6 +775,7 @@ def main() -> None:
         },
         "settings": vars(args),
         "summary": summary,
+        "ladder": ladder_summary,
         "throughput": speed,
         "seconds": round(time.perf_counter() - started, 1),
         "records": records,
@@ -622,11 +785,14 @@ def main() -> None:
     print(f"data: {', '.join(d.name for d in datasets)} (real, from installed packages)")
     print(tables(summary))
     print()
+    print(ladder_text)
+    print()
     print(
         f"throughput on a SYNTHETIC {speed['rows']:,} x {speed['columns']} batch: validation "
         f"{speed['validation_seconds']} s ({speed['validation_cells_per_second']:,} cells/s), drift "
         f"{speed['drift_seconds']} s ({speed['drift_cells_per_second']:,} cells/s; drift samples "
-        f"{speed['drift_sample_rows']:,} rows), total {speed['total_seconds']} s; peak RSS "
+        f"{speed['drift_sample_rows']:,} rows), whole check {speed['total_seconds']} s "
+        f"({speed['total_cpu_seconds']} CPU s); peak RSS "
         f"{speed['peak_rss_mb_after']} MB (batch frame {speed['frame_mb']} MB)"
     )
     print(f"written {path} in {out['seconds']} s")

@@ -113,8 +113,9 @@ def test_every_panel_query_returns_data(
     # job checks it, opens alerts and routes suggestions, so every monitor series exists
     data = cancer_data()
     model = register_model(data, tmp_path)
-    for name in ("cancer", "cancer-b"):
-        create_monitor(sqlite_store, monitored_pipeline(data, tmp_path, model, name=name))
+    for name in ("cancer", "cancer-b"):  # "cancer" also estimates its accuracy before labels
+        config = monitored_pipeline(data, tmp_path, model, name=name, estimate=name == "cancer")
+        create_monitor(sqlite_store, config)
     daemon = Daemon(
         Settings.load(job_backoff_seconds=0, job_retries=2, home=tmp_path / "home"),
         sqlite_store,

@@ -89,6 +89,24 @@ LabelerColumns = Annotated[
         "accuracy ceiling.",
     ),
 ]
+ProbabilityColumns = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--probability-column",
+        help="The classifier's scores: one column (binary: the positive class's probability) "
+        "or CLASS=COLUMN per class (repeatable); with --estimate they give the accuracy "
+        "expected before labels arrive.",
+    ),
+]
+Estimate = Annotated[
+    bool | None,
+    typer.Option(
+        "--estimate/--no-estimate",
+        help="Estimate the metric before labels arrive (accuracy from calibrated "
+        "--probability-column scores, MAE from a model of the error on the reference); the "
+        "SLO state uses the estimate while labels are missing.",
+    ),
+]
 Slices = Annotated[
     list[str] | None,
     typer.Option("--slice", help="A slice 'NAME: COLUMN OP VALUE [and ...]' (repeatable)."),
@@ -170,6 +188,7 @@ _CONFIG_PARAMS = {
     "batches": "batches_uri",
     "labels": "labels_uri",
     "keys": "key_columns",
+    "probability_columns": "probability_columns",
     **{
         name: name
         for name in (
@@ -190,6 +209,7 @@ _CONFIG_PARAMS = {
             "slo",
             "min_coverage",
             "slo_window",
+            "estimate",
             "labeler_columns",
             "slices",
             "slice_columns",
@@ -300,8 +320,12 @@ def _apply(config: MonitorConfig, **options: Any) -> MonitorConfig:
         config = dataclasses.replace(
             config, key_columns=list(dict.fromkeys(options["key_columns"]))
         )
+    if options.get("probability_columns"):
+        config = dataclasses.replace(
+            config, probability_columns=list(dict.fromkeys(options["probability_columns"]))
+        )
     perf = dict(config.performance)
-    for key in ("metric", "slo", "min_coverage", "slo_window"):
+    for key in ("metric", "slo", "min_coverage", "slo_window", "estimate"):
         if options.get(key) is not None:
             perf[key] = options[key]
     drift = dict(config.drift)
@@ -424,6 +448,8 @@ def check(
     metric: Metric = None,
     slo: Slo = None,
     min_coverage: MinCoverage = None,
+    estimate: Estimate = None,
+    probability_columns: ProbabilityColumns = None,
     labeler_columns: LabelerColumns = None,
     slices: Slices = None,
     slice_columns: SliceColumns = None,
@@ -454,6 +480,8 @@ def check(
         metric=metric,
         slo=slo,
         min_coverage=min_coverage,
+        estimate=estimate,
+        probability_columns=probability_columns,
         labeler_columns=labeler_columns,
         slices=slices,
         slice_columns=slice_columns,
@@ -522,6 +550,8 @@ def add(
     slo: Slo = None,
     min_coverage: MinCoverage = None,
     slo_window: SloWindow = None,
+    estimate: Estimate = None,
+    probability_columns: ProbabilityColumns = None,
     labeler_columns: LabelerColumns = None,
     slices: Slices = None,
     slice_columns: SliceColumns = None,
@@ -630,6 +660,7 @@ def show(
         get_monitor,
         get_suite,
         list_suites,
+        performance_history,
         query_findings,
         recent_runs,
     )
@@ -637,12 +668,27 @@ def show(
     with cli_state(ctx).store() as store:
         record = get_monitor(store, name)
         suite = get_suite(store, record.id)
+        metric = record.config.performance_options().metric
+        performance = [
+            {
+                "batch_id": h["batch_id"],
+                "metric": metric,
+                "realised": h["stats"].get(metric) if h["stats"].get("final") == 1.0 else None,
+                "provisional": h["stats"].get(metric) if h["stats"].get("final") == 0.0 else None,
+                "estimated": h["stats"].get(f"{metric}_estimated"),
+                "labelled": h["stats"].get("labelled"),
+            }
+            for h in performance_history(store, record.id)
+            if h["stats"].get(metric) is not None
+            or h["stats"].get(f"{metric}_estimated") is not None
+        ][-10:]
         data: dict[str, Any] = {
             "config": record.config.to_dict(),
             "suite_versions": [v.to_dict() for v in list_suites(store, record.id)],
             "suite": describe_suite(suite["spec"]),
             "recent_runs": [r.to_dict() for r in recent_runs(store, record.id)],
             "slo_state": current_state(store, record).to_dict(),
+            "performance": performance,
             "recent_findings": [
                 {
                     "batch_id": f.batch_id,
@@ -670,6 +716,7 @@ def show(
             "id_column",
             "key_columns",
             "labeler_columns",
+            "probability_columns",
             "cadence",
             "owner",
             "on_call",
@@ -704,6 +751,27 @@ def show(
         console.print(table)
         slo_state = data["slo_state"]
         console.print(f"SLO state: {slo_state['state']}: {slo_state['reason']}", markup=False)
+        if data["performance"]:
+            perf = Table(
+                "batch",
+                "realised",
+                "estimated (no labels)",
+                "labelled",
+                title=f"{data['performance'][0]['metric']} by batch (realised once labels are final)",
+            )
+            for p in data["performance"]:
+                realised = (
+                    f"{p['realised']:.4g}"
+                    if p["realised"] is not None
+                    else (f"{p['provisional']:.4g} (provisional)" if p["provisional"] else "-")
+                )
+                perf.add_row(
+                    p["batch_id"],
+                    realised,
+                    f"{p['estimated']:.4g}" if p["estimated"] is not None else "-",
+                    str(int(p["labelled"])) if p["labelled"] is not None else "-",
+                )
+            console.print(perf)
         runs = Table(
             "run", "batch", "kind", "model", "status", "rows", "findings", title="recent runs"
         )
@@ -751,6 +819,8 @@ def edit(
     slo: Slo = None,
     min_coverage: MinCoverage = None,
     slo_window: SloWindow = None,
+    estimate: Estimate = None,
+    probability_columns: ProbabilityColumns = None,
     labeler_columns: LabelerColumns = None,
     slices: Slices = None,
     slice_columns: SliceColumns = None,

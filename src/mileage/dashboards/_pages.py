@@ -364,8 +364,21 @@ ONCALL = DashboardSpec(
                         ),
                     ),
                     "Latest final metric minus the SLO (below 0: broken). Provisional figures (labels still missing) are not shown here.",
-                    width=12,
+                    width=6,
                     thresholds=((None, "red"), (0.0, "green")),
+                    links=PIPELINE_LINK,
+                ),
+                PanelSpec(
+                    "Estimated metric, labels pending",
+                    "table",
+                    (
+                        Query(
+                            'mileage_monitor_performance_estimated{pipeline=~"$pipeline"}',
+                            "{{pipeline}} {{metric}}",
+                            instant=True,
+                        ),
+                    ),
+                    "Each pipeline's metric estimated on its latest batch before labels arrive (accuracy, F1, ROC AUC from calibrated scores; MAE from a model of the error). While labels are missing the SLO state is judged on it and says so in 'mileage monitor show NAME'; labels confirm or overturn it.",
                     links=PIPELINE_LINK,
                 ),
                 PanelSpec(
@@ -476,13 +489,17 @@ PIPELINE = DashboardSpec(
                     "timeseries",
                     (
                         Query(f"mileage_monitor_performance{{{_P}}}", "{{slice}} {{metric}}"),
+                        Query(
+                            f"mileage_monitor_performance_estimated{{{_P}}}",
+                            "{{metric}} estimated (no labels)",
+                        ),
                         Query('mileage_monitor_slo{pipeline=~"$pipeline"}', "SLO"),
                         Query(
                             f"mileage_monitor_label_agreement_ratio{{{_P}}}",
                             "labeler agreement (ceiling)",
                         ),
                     ),
-                    "Latest final metric overall ('all') and per declared slice, against the SLO; a slice can fall while the overall metric rises. Labeler agreement, where labels come from several labelers, is the ceiling accuracy can reach.",
+                    "Latest final metric overall ('all') and per declared slice, against the SLO; a slice can fall while the overall metric rises. The estimate (monitors with --estimate) is the metric expected on the latest batch before its labels arrive: it moves first, the realised metric confirms it. Labeler agreement, where labels come from several labelers, is the ceiling accuracy can reach.",
                     width=16,
                 ),
                 PanelSpec(

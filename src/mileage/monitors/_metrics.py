@@ -21,6 +21,8 @@ from mileage.platform.store import epoch_seconds
 from mileage.platform.store import schema as t
 
 TOP_FEATURES = 5
+#: Metrics estimated without labels, exported by mileage_monitor_performance_estimated.
+ESTIMATED = ("accuracy", "f1", "roc_auc", "mae")
 LEVELS = ("page", "ticket", "info")
 FINAL_DELIVERY = ("delivered", "skipped", "failed")
 
@@ -195,6 +197,13 @@ class MonitorsSource:
             "Latest final value of the pipeline's metric, overall (slice 'all') and per slice.",
             labels=[*labels, "slice", "metric"],
         )
+        estimated = GaugeMetricFamily(
+            "mileage_monitor_performance_estimated",
+            "The pipeline's metric estimated without labels on its latest scored batch "
+            "(accuracy, F1 and ROC AUC from calibrated scores; MAE from a model of the error), "
+            "beside the realised mileage_monitor_performance once labels arrive.",
+            labels=[*labels, "metric"],
+        )
         slo = GaugeMetricFamily(
             "mileage_monitor_slo",
             "Service level of the pipeline's metric.",
@@ -247,6 +256,7 @@ class MonitorsSource:
             "drift": drift,
             "drifted": drifted,
             "performance": performance,
+            "estimated": estimated,
             "slo": slo,
             "margin": margin,
             "slo_healthy": healthy,
@@ -304,6 +314,14 @@ class MonitorsSource:
         f: dict[str, GaugeMetricFamily],
     ) -> None:
         name, perf = config.name, config.performance_options()
+        guessed = latest.estimated.get(monitor_id)
+        if guessed is not None:
+            stats = latest.performance.get(guessed.id, {})
+            base = [name, *_model_labels(latest.versions.get((monitor_id, guessed.batch_id)))]
+            for metric in ESTIMATED:
+                value = stats.get(("", f"{metric}_estimated"))
+                if value is not None:
+                    f["estimated"].add_metric([*base, metric], float(value))
         judged = latest.judged.get(monitor_id)
         if judged is None:
             return

@@ -637,6 +637,9 @@ HISTORY_STATISTICS = (
     "accuracy_sum",
     "mae",
     "mae_sum",
+    "accuracy_estimated",
+    "mae_estimated",
+    "estimated_rows",
 )
 
 
@@ -693,7 +696,10 @@ def performance_history(store: TraceStore, monitor_id: int) -> list[dict[str, An
         if run.kind == "check" and run.model_version:
             entry["model_version"] = run.model_version
         if by_run.get(int(run.id)):
-            entry["run_id"], entry["stats"] = int(run.id), by_run[int(run.id)]
+            # a later run's figures replace the same figures of an earlier one; the check's
+            # estimate stays beside the labels joined later
+            entry["run_id"] = int(run.id)
+            entry["stats"] = {**entry["stats"], **by_run[int(run.id)]}
     return list(out.values())
 
 
@@ -711,7 +717,8 @@ class LatestRuns:
         final: Monitor id -> its latest run whose overall metric is final (id, batch_id).
         slo_state: Monitor id -> its latest run that judged the SLO window (id, batch_id).
         agreed: Monitor id -> its latest run with a labeler agreement (id, batch_id).
-        performance: Run id (of the four above) -> (slice, statistic) -> value.
+        estimated: Monitor id -> its latest run with an estimated metric (id, batch_id).
+        performance: Run id (of the five above) -> (slice, statistic) -> value.
         versions: (monitor id, batch id) -> model version of the batch's check run.
     """
 
@@ -722,6 +729,7 @@ class LatestRuns:
     final: dict[int, Any] = field(default_factory=dict)
     slo_state: dict[int, Any] = field(default_factory=dict)
     agreed: dict[int, Any] = field(default_factory=dict)
+    estimated: dict[int, Any] = field(default_factory=dict)
     performance: dict[int, dict[tuple[str, str], float | None]] = field(default_factory=dict)
     versions: dict[tuple[int, str], str | None] = field(default_factory=dict)
 
@@ -768,8 +776,14 @@ class LatestRuns:
             stats.c.statistic == "label_agreement",
             stats.c.value.is_not(None),
         )
+        estimate = (
+            stats.c.slice == "",
+            stats.c.statistic.in_(("accuracy_estimated", "mae_estimated")),
+            stats.c.value.is_not(None),
+        )
         targets = (
             (out.judged, newest()),
+            (out.estimated, newest(*estimate)),
             (out.final, newest(*final)),
             (out.slo_state, newest(*window)),
             (out.agreed, newest(*agreement)),

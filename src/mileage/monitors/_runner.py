@@ -34,9 +34,11 @@ from mileage.monitors.checks._check import (
     MonitorConfig,
     baseline_of,
     check_batch,
+    estimator_of,
     judge_performance,
     reference_with_predictions,
 )
+from mileage.monitors.checks._estimation import Estimator
 from mileage.monitors.checks._findings import BatchReport, Finding, Severity
 from mileage.monitors.checks._large import check_parquet, check_parquet_on_dask, parquet_rows
 from mileage.monitors.checks._models import ResolvedModel, resolve_model
@@ -163,6 +165,7 @@ class BatchTask:
     history: dict[str, list[int]]
     as_of: Any
     started: Any
+    estimator: Estimator | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,6 +203,7 @@ def check_batch_task(task: BatchTask) -> BatchOutcome:
         labels=task.labels,
         history=task.history,
         as_of=task.as_of,
+        estimator=task.estimator,
     )
     if task.label_error:
         report.add(
@@ -261,6 +265,7 @@ class MonitorRunner:
         #: Batches whose planned run another process (a second ``monitor run``, the daemon)
         #: stored first: their findings are in the store once, from that process.
         self.raced: list[str] = []
+        self._estimator: Estimator | None = None
         suite = get_suite(store, self.record.id)
         self.suite, self.suite_version = check_suite(suite["spec"]), int(suite["version"])
 
@@ -306,6 +311,10 @@ class MonitorRunner:
         model = _model(config)
         reference = reference_with_predictions(reference, self.suite, config, model)
         labels, label_error = self._labels()
+        try:  # fitted once per run; a reference that cannot fit it is a finding per batch
+            self._estimator = estimator_of(reference, self.suite, config) if ids else None
+        except ConfigError:
+            self._estimator = None
         self.progress.start(f"monitor {config.name}: checking batches", total=len(ids))
         for bid in ids:
             checked = self._check(source, bid, reference, model, labels, label_error, as_of)
@@ -385,6 +394,7 @@ class MonitorRunner:
             ),
             as_of=as_of,
             started=started,
+            estimator=self._estimator,
         )
         # the check itself reads and computes only; whatever ran it, this process writes
         outcome = self.pool.run(check_batch_task, task) if self.pool else check_batch_task(task)
@@ -578,6 +588,6 @@ def check_once(
         as_of=as_of,
     )
     steps.finish()
-    if labels is not None:
+    if labels is not None or config.performance_options().estimate:
         apply_slo_state(report, [], config.performance_options())  # the window is this batch
     return report, suite

@@ -14,7 +14,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,6 +68,16 @@ def cancer_data() -> CancerData:
     return CancerData(ref.reset_index(drop=True), held.reset_index(drop=True), features)
 
 
+def _classifier(data: CancerData) -> Any:
+    """The model :func:`register_model` registers (deterministic: refitting gives the same)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = data.reference[data.features], data.reference["label"]
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(X, y)
+
+
 def register_model(
     data: CancerData, root: Path, *, name: str = "cancer", alias: str = "champion"
 ) -> RegisteredModel:
@@ -76,15 +86,12 @@ def register_model(
     for logger in ("mlflow", "alembic"):
         logging.getLogger(logger).setLevel(logging.ERROR)
     import mlflow
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     uri = f"sqlite:///{root / 'mlflow.db'}"
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     exp = client.create_experiment("monitors", artifact_location=(root / "artifacts").as_uri())
-    X, y = data.reference[data.features], data.reference["label"]
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(X, y)
+    X = data.reference[data.features]
+    model = _classifier(data)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     with warnings.catch_warnings(), mlflow.start_run(experiment_id=exp):
@@ -99,7 +106,12 @@ def register_model(
 
 
 def monitored_pipeline(
-    data: CancerData, root: Path, model: RegisteredModel, *, name: str = "cancer"
+    data: CancerData,
+    root: Path,
+    model: RegisteredModel,
+    *,
+    name: str = "cancer",
+    estimate: bool = False,
 ) -> MonitorConfig:
     """Files and configuration of a monitored pipeline with something to find.
 
@@ -107,6 +119,9 @@ def monitored_pipeline(
     ``scored_at`` time (``2026-11-20`` clean; ``2026-11-21`` with ``mean_radius`` x1000, a
     unit change upstream) and their labels, arriving two days later, from two labelers. The monitor has an SLO
     (accuracy 0.9), a slice, an owner and an on-call, and ``model`` scores the batches.
+    With ``estimate`` the batches and the reference also carry the model's positive-class
+    probability (``score``, as a serving job would send it) and the monitor estimates its
+    accuracy before the labels arrive.
     """
     import pandas as pd
 
@@ -115,8 +130,16 @@ def monitored_pipeline(
     folder = root / f"pipeline-{name}"
     batches = folder / "batches"
     batches.mkdir(parents=True, exist_ok=True)
-    data.reference.iloc[170:].to_parquet(folder / "reference.parquet")
+    reference = data.reference.iloc[170:]
     served = data.held_out.drop(columns=["label"])
+    if estimate:
+        clf = _classifier(data)
+        reference = reference.assign(
+            score=clf.predict_proba(reference[data.features])[:, 1],
+            prediction=clf.predict(reference[data.features]),
+        )
+        served = served.assign(score=clf.predict_proba(served[data.features])[:, 1])
+    reference.to_parquet(folder / "reference.parquet")
     times = {"2026-11-20": "2026-11-20T06:00:00Z", "2026-11-21": "2026-11-21T06:00:00Z"}
     clean, broken = served.iloc[:110].copy(), served.iloc[110:].copy()
     broken["mean_radius"] = broken["mean_radius"] * 1000
@@ -144,6 +167,7 @@ def monitored_pipeline(
         on_call="ana",
         cadence="1d",
         slices=["small: mean_radius < 13"],
-        performance={"slo": 0.9},
+        performance={"slo": 0.9, "estimate": estimate},
+        probability_columns=["score"] if estimate else [],
         labeler_columns=["label", "label_second_labeler"],
     )

@@ -13,6 +13,13 @@ from __future__ import annotations
 from mileage.monitors.checks._check import MonitorConfig, cadence_seconds, check_batch
 from mileage.monitors.checks._drift import DriftOptions, drift_batch
 from mileage.monitors.checks._duplicates import check_key_columns, duplicates_batch
+from mileage.monitors.checks._estimation import (
+    ConfidenceEstimator,
+    LossEstimator,
+    estimate_batch,
+    fit_estimator,
+    parse_probability_columns,
+)
 from mileage.monitors.checks._findings import BatchReport, Finding, Severity, Statistic
 from mileage.monitors.checks._large import (
     ROWS_PER_PART,
@@ -51,8 +58,10 @@ __all__ = [
     "BatchReport",
     "BatchSource",
     "CadenceRecommendation",
+    "ConfidenceEstimator",
     "DriftOptions",
     "Finding",
+    "LossEstimator",
     "ModelError",
     "MonitorConfig",
     "PerformanceOptions",
@@ -76,9 +85,12 @@ __all__ = [
     "drift_batch",
     "drop_column",
     "duplicates_batch",
+    "estimate_batch",
+    "fit_estimator",
     "infer_suite",
     "join_labels",
     "parquet_rows",
+    "parse_probability_columns",
     "performance_batch",
     "read_frame",
     "resolve_model",

@@ -15,6 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from mileage.monitors.checks._drift import DriftOptions, drift_batch, drift_columns
 from mileage.monitors.checks._duplicates import duplicates_batch
+from mileage.monitors.checks._estimation import (
+    Estimator,
+    estimate_batch,
+    fit_estimator,
+    parse_probability_columns,
+)
 from mileage.monitors.checks._findings import BatchReport, Finding, Severity
 from mileage.monitors.checks._models import ModelError, ResolvedModel, score
 from mileage.monitors.checks._performance import (
@@ -73,6 +79,10 @@ class MonitorConfig:
         label_timestamp_column: When each label arrived.
         labeler_columns: Two or more columns of the labels source holding each labeler's
             label: their agreement is tracked as the accuracy ceiling.
+        probability_columns: The classifier's scores served with its predictions: one
+            column (a binary classifier's positive-class probability) or ``CLASS=COLUMN``
+            per class; with ``performance.estimate`` they give the accuracy estimated before
+            labels arrive.
         cadence: How often the daemon should run the monitor (``1d``, ``6h``).
         owner: Who owns the pipeline: every alert and suggestion goes to them.
         on_call: Who is on call for it: also receives pages.
@@ -107,6 +117,7 @@ class MonitorConfig:
     timestamp_column: str | None = None
     label_timestamp_column: str | None = None
     labeler_columns: list[str] = field(default_factory=list)
+    probability_columns: list[str] = field(default_factory=list)
     cadence: str | None = None
     owner: str | None = None
     on_call: str | None = None
@@ -137,6 +148,14 @@ class MonitorConfig:
                 f"monitor {self.name!r}: labeler columns need at least two labelers, got "
                 f"{self.labeler_columns[0]!r}; list them as --labeler-columns a,b."
             )
+        probabilities = parse_probability_columns(self.probability_columns)
+        metric = self.performance.get("metric", "accuracy")
+        if self.performance.get("estimate") and metric == "accuracy" and not probabilities:
+            raise ConfigError(
+                f"monitor {self.name!r}: estimating accuracy before labels arrive needs the "
+                "classifier's scores; add --probability-column COLUMN (binary) or "
+                "--probability-column CLASS=COLUMN per class, or drop --estimate."
+            )
         if self.labeler_columns and self.performance.get("metric", "accuracy") != "accuracy":
             raise ConfigError(
                 f"monitor {self.name!r}: labeler agreement is an accuracy ceiling; "
@@ -157,7 +176,8 @@ class MonitorConfig:
         cols = [self.label_column, self.prediction_column, self.timestamp_column]
         cols += [self.label_timestamp_column, self.batch_column, *self.dropped_columns]
         cols += self.labeler_columns
-        return tuple(c for c in cols if c)
+        cols += list(parse_probability_columns(self.probability_columns).values())
+        return tuple(dict.fromkeys(c for c in cols if c))
 
     def drift_options(self) -> DriftOptions:
         return DriftOptions.from_dict(self.drift)
@@ -220,6 +240,67 @@ def baseline_of(
     )
 
 
+def estimator_of(
+    reference: pd.DataFrame, suite: dict[str, Any], config: MonitorConfig
+) -> Estimator | None:
+    """The fitted performance estimator when the monitor estimates its metric, else None.
+
+    Raises:
+        ConfigError: The reference cannot calibrate it (no labels, predictions or scores).
+    """
+    options = config.performance_options()
+    if not options.estimate:
+        return None
+    return fit_estimator(
+        reference,
+        metric=options.metric,
+        features=features_of(suite, config),
+        label_column=config.label_column,
+        prediction_column=config.prediction_column,
+        probability_columns=parse_probability_columns(config.probability_columns),
+    )
+
+
+def _estimate(
+    frame: pd.DataFrame,
+    reference: pd.DataFrame,
+    report: BatchReport,
+    *,
+    suite: dict[str, Any],
+    config: MonitorConfig,
+    estimator: Estimator | None,
+    where: str,
+) -> None:
+    options = config.performance_options()
+    if not options.estimate:
+        return
+    if estimator is None:
+        try:
+            estimator = estimator_of(reference, suite, config)
+        except ConfigError as exc:
+            report.add(
+                [
+                    Finding(
+                        "performance",
+                        "estimate",
+                        None,
+                        "estimated",
+                        0,
+                        1,
+                        Severity.WARNING,
+                        f"{where}: {options.metric} cannot be estimated before labels "
+                        f"arrive: {exc}",
+                        {},
+                    )
+                ]
+            )
+            return
+    if estimator is not None:
+        estimate_batch(
+            frame, estimator, report, where=where, metric=options.metric, slo=options.slo
+        )
+
+
 def check_batch(
     batch: pd.DataFrame,
     *,
@@ -233,6 +314,7 @@ def check_batch(
     history: dict[str, list[int]] | None = None,
     as_of: Any = None,
     baseline: Baseline | None = None,
+    estimator: Estimator | None = None,
 ) -> tuple[BatchReport, pd.DataFrame | None]:
     """Validate, score, drift-check and judge one batch.
 
@@ -249,6 +331,8 @@ def check_batch(
         history: Drift levels of previous batches, for persistence.
         as_of: Only labels that arrived by then count (replays).
         baseline: Reference metric; computed from ``reference`` when None.
+        estimator: Fitted performance estimator (see :func:`estimator_of`); fitted on
+            ``reference`` when None and the monitor estimates its metric.
 
     Returns:
         The report, and the predictions frame (id, prediction, time, slice columns) or None.
@@ -321,6 +405,15 @@ def check_batch(
     )
     predictions = None
     if pred in frame.columns:
+        _estimate(
+            frame,
+            reference,
+            report,
+            suite=suite,
+            config=config,
+            estimator=estimator,
+            where=where,
+        )
         slices = config.parsed_slices(reference)
         keep = [config.id_column, pred, config.timestamp_column]
         keep += sorted({c for s in slices for c in s.columns})

@@ -54,6 +54,9 @@ class PerformanceOptions:
         alpha: Significance of a regression.
         slo_window: Batches in the SLO window: the SLO state judges the labelled rows of the
             latest ``slo_window`` batches whose metric is final.
+        estimate: Estimate the metric of every batch before its labels arrive (accuracy from
+            calibrated probability columns, MAE from a model of the error); the SLO window
+            counts batches still waiting for labels at their estimate.
     """
 
     metric: str = "accuracy"
@@ -63,6 +66,7 @@ class PerformanceOptions:
     max_drop: float = 0.05
     alpha: float = 0.01
     slo_window: int = 7
+    estimate: bool = False
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
