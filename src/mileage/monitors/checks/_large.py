@@ -91,9 +91,13 @@ def plan_parts(uri: str | Path) -> tuple[list[Part], pd.DataFrame]:
 
 def parquet_rows(uri: str | Path) -> int:
     """Rows of a Parquet batch, from the files' footers (nothing else is read)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in parquet_files(uri))
+    try:
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in parquet_files(uri))
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{uri} cannot be read as parquet: {exc}") from exc
 
 
 @dataclass(frozen=True)
