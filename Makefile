@@ -4,7 +4,7 @@
 # Tests run in PYTEST_WORKERS processes (pytest-xdist): most of a test's time is spent waiting
 # for a server or a subprocess, so more workers than cores pays off.
 PYTEST_WORKERS ?= 4
-PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
+PYTEST = $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
