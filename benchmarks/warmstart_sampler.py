@@ -11,8 +11,8 @@ Both CPU time (``time.process_time``, what the sampler costs) and wall time (whi
 shared machine, also counts waiting for a core) are reported. ``WarmStartSampler`` runs
 twice: as shipped (it hands the study to TPE by its rule, after which the trials are TPE's,
 so its warm trials are also reported apart), and with the hand-over rule off, so all 50
-trials are its own (the worst case for its cost). The target (< 50 ms) is judged on the
-CPU time per warm trial with the hand-over off.
+trials are its own. The target (< 50 ms) is judged on the mean CPU time per trial it
+proposed itself, the worse of the two runs.
 
     python benchmarks/warmstart_sampler.py            # about a minute
     python benchmarks/warmstart_sampler.py --quick    # 20 trials, 2,000 tasks
@@ -162,7 +162,10 @@ def main() -> None:
                 "wall": stats([wall[i] for i in warm]),
                 "trials": len(warm),
             }
-    judged = results["WarmStartSampler, hand-over off"]["cpu"]["mean_ms"]
+    judged = max(
+        results["WarmStartSampler, hand-over off"]["cpu"]["mean_ms"],
+        results["WarmStartSampler, as shipped: its warm trials"]["cpu"]["mean_ms"],
+    )
     report = {
         "tasks": n_tasks,
         "configurations": int(model.model.regret_.shape[1]),
@@ -171,7 +174,8 @@ def main() -> None:
         "hand_over": None if shipped.handed_over is None else shipped.handed_over.reason,
         "per_trial": results,
         "target_ms": TARGET_MS,
-        "judged_on": "mean CPU ms per trial, WarmStartSampler with the hand-over off",
+        "judged_on": "mean CPU ms per trial the WarmStartSampler proposed itself: the worse "
+        "of the hand-over off (all trials) and as shipped (its warm trials)",
         "judged_ms": judged,
         "target_met": judged < TARGET_MS,
         "machine": info,

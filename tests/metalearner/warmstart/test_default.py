@@ -151,4 +151,5 @@ def test_demo_warm_start_runs_from_the_default_without_shared_data(
     text = console.export_text()
     assert "embedded default v1" in text and "skipped" not in text
     assert "try these first on digits" in text
-    assert "warm: best log loss" in text and "warm start" in text
+    assert "Optuna race on digits" in text and "cold TPE" in text
+    assert "Model that answered: embedded default v1" in text
