@@ -125,7 +125,9 @@ def datasets() -> dict[str, Callable[[], tuple[Any, str]]]:
     }
 
 
-def make_objective(frame: Any, problem: str, seed: int) -> tuple[Callable[..., float], Any]:
+def make_objective(
+    frame: Any, problem: str, seed: int, rounds: int = ROUNDS
+) -> tuple[Callable[..., float], Any]:
     """Validation error of LightGBM for a trial, and a function scoring a params dict."""
     import lightgbm as lgb
     from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
@@ -142,7 +144,7 @@ def make_objective(frame: Any, problem: str, seed: int) -> tuple[Callable[..., f
 
     def score(params: dict[str, Any]) -> float:
         cls = lgb.LGBMRegressor if problem == "regression" else lgb.LGBMClassifier
-        model = cls(n_estimators=ROUNDS, n_jobs=1, verbose=-1, random_state=seed, **params)
+        model = cls(n_estimators=rounds, n_jobs=1, verbose=-1, random_state=seed, **params)
         model.fit(
             X_tr,
             y_tr,
@@ -193,14 +195,16 @@ def flaml_suggestion(frame: Any, problem: str) -> dict[str, Any] | None:
     return point
 
 
-def run_method(method: str, frame: Any, problem: str, seed: int, n_trials: int, recs: Any) -> Any:
+def run_method(
+    method: str, frame: Any, problem: str, seed: int, n_trials: int, recs: Any, rounds: int
+) -> Any:
     """Validation errors and wall times of one study."""
     import optuna
 
     from mileage.metalearner import WarmStartSampler, compute_meta_features
     from mileage.metalearner.warmstart.adapters import enqueue_optuna
 
-    objective, _ = make_objective(frame, problem, seed)
+    objective, _ = make_objective(frame, problem, seed, rounds)
     if method == "random":
         sampler: Any = optuna.samplers.RandomSampler(seed=seed)
     elif method == "WarmStartSampler":
@@ -226,7 +230,9 @@ def run_method(method: str, frame: Any, problem: str, seed: int, n_trials: int, 
     return np.asarray(values, dtype=float), np.asarray(stamps)
 
 
-def run_cell(name: str, seed: int, n_trials: int, methods: list[str]) -> dict[str, Any]:
+def run_cell(
+    name: str, seed: int, n_trials: int, methods: list[str], rounds: int
+) -> dict[str, Any]:
     """Every method on one data set and seed (one process-pool job)."""
     import optuna
 
@@ -239,8 +245,8 @@ def run_cell(name: str, seed: int, n_trials: int, methods: list[str]) -> dict[st
     features, _ = compute_meta_features(frame, "target", problem_type=problem)
     recs = recommend(load_default(), features, problem, k=5)
     started = time.process_time()
-    runs = {m: run_method(m, frame, problem, seed, n_trials, recs) for m in methods}
-    _, score = make_objective(frame, problem, seed)
+    runs = {m: run_method(m, frame, problem, seed, n_trials, recs, rounds) for m in methods}
+    _, score = make_objective(frame, problem, seed, rounds)
     return {
         "dataset": name,
         "problem_type": problem,
@@ -260,7 +266,13 @@ def trials_to_reach(curve: np.ndarray, level: float) -> float:
 
 
 def run_cells(
-    names: list[str], seeds: int, n_trials: int, methods: list[str], workers: int, started: float
+    names: list[str],
+    seeds: int,
+    n_trials: int,
+    methods: list[str],
+    workers: int,
+    started: float,
+    rounds: int,
 ) -> list[dict[str, Any]]:
     """Every data set and seed, in ``workers`` processes (seed-major order)."""
     from concurrent.futures import ProcessPoolExecutor
@@ -270,13 +282,13 @@ def run_cells(
     cells: list[dict[str, Any]] = []
     if workers > 1:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(run_cell, n, s, n_trials, methods) for n, s in jobs]
+            futures = [pool.submit(run_cell, n, s, n_trials, methods, rounds) for n, s in jobs]
             for future in futures:
                 cells.append(future.result())
                 _progress(cells[-1], started)
     else:
         for n, s in jobs:
-            cells.append(run_cell(n, s, n_trials, methods))
+            cells.append(run_cell(n, s, n_trials, methods, rounds))
             _progress(cells[-1], started)
     return cells
 
@@ -321,6 +333,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 data sets x 1 seed x 10 trials")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="boosting rounds at most")
+    parser.add_argument(
+        "--tag", default="", help="suffix of the results' file names (a run with other sizes)"
+    )
     parser.add_argument(
         "--workers", type=int, default=1, help="processes, one data set and seed each"
     )
@@ -344,7 +360,7 @@ def main() -> None:
         flaml_note = ""
     info = machine()
     started = time.perf_counter()
-    cells = run_cells(names, seeds, n_trials, methods, args.workers, started)
+    cells = run_cells(names, seeds, n_trials, methods, args.workers, started, args.rounds)
     curves: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     to_quality: dict[str, list[float]] = {m: [] for m in methods}
     first_vs_default: list[tuple[float, float]] = []
@@ -403,7 +419,7 @@ def main() -> None:
         "trials": n_trials,
         "sizes": {
             "max_training_rows": MAX_ROWS,
-            "boosting_rounds": ROUNDS,
+            "boosting_rounds": args.rounds,
             "early_stopping_patience": PATIENCE,
             "validation_fraction": 0.25,
             "workers": args.workers,
@@ -436,10 +452,10 @@ def main() -> None:
         print(note)
     print(
         f"{len(names)} data sets x {seeds} seeds x {n_trials} trials (at most {MAX_ROWS} "
-        f"training rows, {ROUNDS} rounds); {report['seconds']}s"
+        f"training rows, {args.rounds} rounds); {report['seconds']}s"
     )
     print(machine_line(info))
-    name = "warmstart_search_quick" if args.quick else "warmstart_search"
+    name = "warmstart_search_quick" if args.quick else "warmstart_search" + args.tag
     plot(report, RESULTS / f"{name}.png")
     print(f"wrote {write_results(name, report)}")
 
