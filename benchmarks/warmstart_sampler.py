@@ -4,8 +4,15 @@ The embedded default (93 TabRepo tasks x 104 configurations) is scaled to 10,000
 tasks by repeating its tasks with noise on their meta-features and regret, which is what
 the sampler's cost depends on (its per-trial work is linear in tasks x configurations).
 Studies of 50 trials run on an objective that costs nothing (a lookup in one task's
-recorded results), so the wall time per trial is the sampler's own. Optuna's TPESampler
-and RandomSampler on the same space are the reference points.
+recorded results), so the time per trial is the sampler's own plus Optuna's bookkeeping.
+Optuna's TPESampler and RandomSampler on the same space are the reference points.
+
+Both CPU time (``time.process_time``, what the sampler costs) and wall time (which, on a
+shared machine, also counts waiting for a core) are reported. ``WarmStartSampler`` runs
+twice: as shipped (it hands the study to TPE by its rule, after which the trials are TPE's,
+so its warm trials are also reported apart), and with the hand-over rule off, so all 50
+trials are its own. The target (< 50 ms) is judged on the mean CPU time per trial it
+proposed itself, the worse of the two runs.
 
     python benchmarks/warmstart_sampler.py            # about a minute
     python benchmarks/warmstart_sampler.py --quick    # 20 trials, 2,000 tasks
@@ -53,14 +60,18 @@ def scaled_model(n_tasks: int, seed: int = 0) -> Any:
     return loaded
 
 
-def run(sampler: Any, row: np.ndarray, features: np.ndarray, n_trials: int) -> list[float]:
-    """Seconds per trial (sampling plus Optuna's bookkeeping; the objective is a lookup)."""
+def run(
+    sampler: Any, row: np.ndarray, features: np.ndarray, n_trials: int
+) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds per trial (sampling plus Optuna's bookkeeping; the objective is
+    a lookup)."""
     import optuna
 
     from mileage.metalearner.warmstart._configspace import configuration_features
 
     study = optuna.create_study(sampler=sampler)
     times: list[float] = []
+    cpu: list[float] = []
 
     def objective(trial: optuna.Trial) -> float:
         params = {
@@ -73,16 +84,28 @@ def run(sampler: Any, row: np.ndarray, features: np.ndarray, n_trials: int) -> l
         f = np.array(configuration_features(params, "lightgbm"))
         return float(row[int(np.argmin(((features - f) ** 2).sum(axis=1)))])
 
-    last = time.perf_counter()
+    last, last_cpu = time.perf_counter(), time.process_time()
 
     def callback(study: optuna.Study, trial: Any) -> None:
-        nonlocal last
-        now = time.perf_counter()
+        nonlocal last, last_cpu
+        now, now_cpu = time.perf_counter(), time.process_time()
         times.append(now - last)
-        last = now
+        cpu.append(now_cpu - last_cpu)
+        last, last_cpu = now, now_cpu
 
     study.optimize(objective, n_trials=n_trials, callbacks=[callback])
-    return times
+    return times, cpu
+
+
+def stats(seconds: list[float]) -> dict[str, float]:
+    """Mean, median, p95 and max in milliseconds."""
+    ms = np.asarray(seconds, dtype=float) * 1000
+    return {
+        "mean_ms": round(float(ms.mean()), 2),
+        "median_ms": round(float(np.median(ms)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "max_ms": round(float(ms.max()), 2),
+    }
 
 
 def main() -> None:
@@ -111,47 +134,83 @@ def main() -> None:
         if not n.startswith("problem_")
     }
     t0 = time.perf_counter()
-    sampler = WarmStartSampler(meta, "binary", model=model, seed=0, max_warm_trials=n_trials)
+    shipped = WarmStartSampler(meta, "binary", model=model, seed=0, max_warm_trials=n_trials)
     construct = time.perf_counter() - t0
-    results: dict[str, dict[str, float]] = {}
+    always = WarmStartSampler(
+        meta,
+        "binary",
+        model=model,
+        seed=0,
+        max_warm_trials=n_trials,
+        min_gain=-1.0,
+        min_agreement=-2.0,
+    )
+    results: dict[str, dict[str, Any]] = {}
     for name, make in (
-        ("WarmStartSampler", lambda: sampler),
+        ("WarmStartSampler, hand-over off", lambda: always),
+        ("WarmStartSampler, as shipped", lambda: shipped),
         ("TPESampler", lambda: optuna.samplers.TPESampler(seed=0)),
         ("RandomSampler", lambda: optuna.samplers.RandomSampler(seed=0)),
     ):
-        times: np.ndarray = np.asarray(run(make(), row, features, n_trials), dtype=float) * 1000
-        results[name] = {
-            "mean_ms": round(float(times.mean()), 2),
-            "median_ms": round(float(np.median(times)), 2),
-            "p95_ms": round(float(np.percentile(times, 95)), 2),
-            "max_ms": round(float(times.max()), 2),
-        }
-    warm = results["WarmStartSampler"]
+        sampler = make()
+        wall, cpu = run(sampler, row, features, n_trials)
+        results[name] = {"cpu": stats(cpu), "wall": stats(wall), "trials": len(cpu)}
+        if sampler is shipped:
+            warm = sorted(shipped._proposal_names)  # the trials it proposed before handing over
+            results["WarmStartSampler, as shipped: its warm trials"] = {
+                "cpu": stats([cpu[i] for i in warm]),
+                "wall": stats([wall[i] for i in warm]),
+                "trials": len(warm),
+            }
+    judged = max(
+        results["WarmStartSampler, hand-over off"]["cpu"]["mean_ms"],
+        results["WarmStartSampler, as shipped: its warm trials"]["cpu"]["mean_ms"],
+    )
     report = {
         "tasks": n_tasks,
         "configurations": int(model.model.regret_.shape[1]),
         "trials": n_trials,
         "construct_seconds": round(construct, 3),
-        "hand_over": None if sampler.handed_over is None else sampler.handed_over.reason,
-        "per_trial_ms": results,
+        "hand_over": None if shipped.handed_over is None else shipped.handed_over.reason,
+        "per_trial": results,
         "target_ms": TARGET_MS,
-        "target_met": warm["mean_ms"] < TARGET_MS,
+        "judged_on": "mean CPU ms per trial the WarmStartSampler proposed itself: the worse "
+        "of the hand-over off (all trials) and as shipped (its warm trials)",
+        "judged_ms": judged,
+        "target_met": judged < TARGET_MS,
         "machine": info,
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(
         table(
-            ["sampler", "mean ms/trial", "median", "p95", "max"],
             [
-                [n, r["mean_ms"], r["median_ms"], r["p95_ms"], r["max_ms"]]
+                "sampler",
+                "trials",
+                "CPU ms/trial mean",
+                "median",
+                "p95",
+                "wall ms/trial mean",
+                "p95",
+            ],
+            [
+                [
+                    n,
+                    r["trials"],
+                    r["cpu"]["mean_ms"],
+                    r["cpu"]["median_ms"],
+                    r["cpu"]["p95_ms"],
+                    r["wall"]["mean_ms"],
+                    r["wall"]["p95_ms"],
+                ]
                 for n, r in results.items()
             ],
         )
     )
     print(
         f"\n{n_tasks} training tasks x {report['configurations']} configurations, {n_trials} "
-        f"trials; sampler built in {construct:.2f}s; target < {TARGET_MS:.0f} ms per trial: "
-        f"{'met' if report['target_met'] else 'MISSED'}; hand-over: {report['hand_over']}"
+        f"trials; sampler built in {construct:.2f}s; target < {TARGET_MS:.0f} ms CPU per trial: "
+        f"{'met' if report['target_met'] else 'MISSED'} ({judged} ms); hand-over as shipped: "
+        f"{report['hand_over']}"
     )
     print(machine_line(info))
     print(

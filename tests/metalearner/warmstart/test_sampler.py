@@ -101,7 +101,7 @@ def test_reweights_towards_tasks_that_agree_and_beats_one_shot(default: object) 
         study.optimize(_objective(default, row), n_trials=10)
         portfolio = sampler._portfolio
         observed = np.array(portfolio._values)
-        columns = np.stack(portfolio._columns, axis=1)
+        columns = portfolio._cols
         agree = agreement(observed, columns)
         top = np.argsort(-portfolio.weights())[:5]
         assert agree[top].mean() > agree.mean()  # weight moved to the tasks that agree
@@ -262,3 +262,45 @@ def test_resumed_rdb_study_continues_where_it_was(default: object, tmp_path: Pat
         )
         resumed.optimize(objective, n_trials=3)
     assert [t.params for t in resumed.trials] == [t.params for t in straight.trials]
+
+
+def test_incremental_ranks_and_top_tasks_match_the_full_computation() -> None:
+    from mileage.metalearner.warmstart._adaptive import AdaptivePortfolio, agreement, top_indices
+
+    rng = np.random.default_rng(3)
+    # Rounded to one decimal so that ties (average ranks) are common.
+    regret = rng.random((500, 12)).round(1)
+    portfolio = AdaptivePortfolio(regret, rng.random(500))
+    values = rng.random(12)
+    for j in range(12):
+        portfolio.observe(regret[:, j], float(values[j]))
+        if j >= 1:
+            np.testing.assert_allclose(
+                portfolio._agreement, agreement(values[: j + 1], regret[:, : j + 1]), atol=1e-12
+            )
+    weights = rng.random(1000).round(2)  # many ties at the cut
+    for k in (1, 7, 256, 999, 1000, 1500):
+        expected = np.argsort(-weights, kind="stable")[:k]
+        np.testing.assert_array_equal(top_indices(weights, k), expected)
+
+
+def test_a_non_finite_column_is_ranked_afresh() -> None:
+    from mileage.metalearner.warmstart._adaptive import AdaptivePortfolio, agreement
+
+    regret = np.array([[0.1, 0.5, np.nan, 0.2], [0.9, 0.4, 0.3, 0.1], [0.2, 0.2, 0.8, 0.7]])
+    portfolio = AdaptivePortfolio(regret, np.ones(3))
+    values = np.array([0.3, 0.2, 0.9, 0.1])
+    for j in range(4):
+        portfolio.observe(regret[:, j], float(values[j]))
+    np.testing.assert_allclose(portfolio._agreement, agreement(values, regret), atol=1e-12)
+
+
+def test_a_stored_number_maps_onto_the_users_own_categorical_choice() -> None:
+    from optuna.distributions import CategoricalDistribution
+
+    from mileage.metalearner.warmstart._sampler import map_value
+
+    value = map_value(0.0, CategoricalDistribution([False, True]))
+    assert value is False  # LightGBM refuses extra_trees=0.0
+    assert map_value(1, CategoricalDistribution([False, True])) is True
+    assert map_value(True, CategoricalDistribution(["a", "b"])) is None

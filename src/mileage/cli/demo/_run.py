@@ -3,10 +3,10 @@
 Each capability joins the demo when it lands. Today: two people iterate on real
 scikit-learn and LightGBM models (bundled datasets), changing one thing at a time and
 logging to a local MLflow store; Mileage collects that store and shows the iteration chains.
-Then it imports TabRepo's public LightGBM table, trains the warm-start ranker on it, asks it
-about a bundled dataset and compares a warm-started Optuna study with a cold one, and collects
-OpenML from recorded server answers (all from the shared reference data, and skipped with a
-message when that folder is absent). A simulated person iterates on a real pipeline through
+Then it imports TabRepo's public LightGBM table, trains the warm-start ranker on it (without
+the shared reference data: the embedded default model), asks it about a bundled dataset and
+races cold TPE against ``WarmStartSampler``, and collects OpenML from recorded server answers
+(from the shared reference data, and skipped with a message when that folder is absent). A simulated person iterates on a real pipeline through
 Mileage's executor and its intermediate cache, which shows the reuse and the predicted next
 change. The best model is registered under an alias and monitored on a clean and a faulty
 batch; the faulty batch's findings become one alert with a suggestion routed to the model's

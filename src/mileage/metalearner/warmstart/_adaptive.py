@@ -63,8 +63,27 @@ def _ranks(a: np.ndarray) -> np.ndarray:
 def agreement(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """Spearman correlation between the new task's values (``m``) and each training task's
     regret on the same configurations (``n_tasks x m``); 0 where either is constant."""
-    rv = _ranks(np.asarray(values, dtype=float))
-    rc = _ranks(np.asarray(columns, dtype=float))
+    return _spearman(
+        _ranks(np.asarray(values, dtype=float)), _ranks(np.asarray(columns, dtype=float))
+    )
+
+
+def top_indices(weights: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` largest weights' indices, largest first, ties by index: the same as
+    ``np.argsort(-weights, kind="stable")[:k]`` at O(n) instead of O(n log n)."""
+    w = np.asarray(weights)
+    n = len(w)
+    if k >= n:
+        return np.argsort(-w, kind="stable")
+    threshold = np.partition(w, n - k)[n - k]
+    above = np.flatnonzero(w > threshold)
+    ties = np.flatnonzero(w == threshold)[: k - len(above)]
+    chosen = np.concatenate([above, ties])
+    return chosen[np.argsort(-w[chosen], kind="stable")]
+
+
+def _spearman(rv: np.ndarray, rc: np.ndarray) -> np.ndarray:
+    """Pearson correlation of ranks ``rv`` (``m``) with each row of ranks ``rc``."""
     rv = rv - rv.mean()
     rc = rc - rc.mean(axis=1, keepdims=True)
     denom = np.sqrt((rv**2).sum() * (rc**2).sum(axis=1))
@@ -102,7 +121,10 @@ class AdaptivePortfolio:
         self.min_gain = float(min_gain)
         self.min_agreement = float(min_agreement)
         self.min_observations = int(min_observations)
-        self._columns: list[np.ndarray] = []
+        # Observed columns and their per-task average ranks, kept incrementally (re-ranking
+        # n_tasks x m from scratch after every result dominates the cost with many tasks).
+        self._cols = np.empty((len(self.prior), 0))
+        self._col_ranks = np.empty((len(self.prior), 0))
         self._values: list[float] = []
         self._weights = self.prior
         self._best = np.full(len(self.prior), np.inf)
@@ -110,6 +132,7 @@ class AdaptivePortfolio:
         self._support_cache: np.ndarray | None = None
         self._scores_cache: np.ndarray | None = None
         self._mean_cache: np.ndarray | None = None
+        self._support_regret_cache: np.ndarray | None = None
 
     @property
     def n_observed(self) -> int:
@@ -120,16 +143,35 @@ class AdaptivePortfolio:
         """Add one result: the tried configuration's regret on every training task, and the
         new task's score (lower is better)."""
         col = np.asarray(column, dtype=float)
-        self._columns.append(col)
+        self._add_column(col)
         self._values.append(float(value))
         self._best = np.minimum(self._best, col)
         self._support_cache = self._scores_cache = self._mean_cache = None
+        self._support_regret_cache = None
         m = len(self._values)
         if m >= 2:
-            self._agreement = agreement(np.asarray(self._values), np.stack(self._columns, axis=1))
+            self._agreement = _spearman(_ranks(np.asarray(self._values)), self._ranks_so_far())
             logits = self._agreement * (m - 1) / self.temperature
             w = self.prior * np.exp(logits - logits.max())
             self._weights = w / w.sum() if w.sum() > 0 else self.prior
+
+    def _add_column(self, col: np.ndarray) -> None:
+        """Append a column and update every task's average ranks in O(n_tasks x m)."""
+        m = self._cols.shape[1]
+        if self._cols.shape[1] == self._col_ranks.shape[1] and np.isfinite(col).all():
+            old = self._cols[:, :m]
+            ranks = self._col_ranks[:, :m]
+            ranks = ranks + (col[:, None] < old) + 0.5 * (col[:, None] == old)
+            new = 1.0 + (old < col[:, None]).sum(axis=1) + 0.5 * (old == col[:, None]).sum(axis=1)
+            self._col_ranks = np.column_stack([ranks, new])
+        self._cols = np.column_stack([self._cols, col])
+        if self._cols.shape[1] != self._col_ranks.shape[1]:  # a non-finite value: rank afresh
+            self._col_ranks = np.empty((len(self.prior), 0))
+
+    def _ranks_so_far(self) -> np.ndarray:
+        if self._col_ranks.shape[1] == self._cols.shape[1]:
+            return self._col_ranks
+        return _ranks(self._cols)
 
     def weights(self) -> np.ndarray:
         """Current weight of each training task (sums to 1)."""
@@ -154,18 +196,29 @@ class AdaptivePortfolio:
         """Expected weighted best regret after adding each candidate column."""
         if candidates is None and self._scores_cache is not None:
             return self._scores_cache
-        regret = self.regret if candidates is None else np.asarray(candidates, dtype=float)
         rows = self._support()
+        if candidates is None:
+            regret = self._support_regret()
+        else:
+            regret = np.asarray(candidates, dtype=float)[rows]
         best = np.where(np.isfinite(self._best[rows]), self._best[rows], np.inf)
-        out = np.asarray(self._weights[rows] @ np.minimum(best[:, None], regret[rows]))
+        out = np.asarray(self._weights[rows] @ np.minimum(best[:, None], regret))
         if candidates is None:
             self._scores_cache = out
         return out
 
+    def _support_regret(self) -> np.ndarray:
+        """``regret`` on the support's rows (no copy when the support is every task)."""
+        rows = self._support()
+        if self._support_regret_cache is None:
+            whole = len(rows) == len(self.regret)
+            self._support_regret_cache = self.regret if whole else self.regret[rows]
+        return self._support_regret_cache
+
     def _mean(self) -> np.ndarray:
         if self._mean_cache is None:
             rows = self._support()
-            self._mean_cache = np.asarray(self._weights[rows] @ self.regret[rows])
+            self._mean_cache = np.asarray(self._weights[rows] @ self._support_regret())
         return self._mean_cache
 
     def propose(self, exclude: np.ndarray | None = None) -> tuple[int, float]:
@@ -182,8 +235,10 @@ class AdaptivePortfolio:
             objective = np.where(exclude, np.inf, objective)
         if not np.isfinite(objective).any():
             return -1, 0.0
-        mean = np.where(np.isfinite(objective), self._mean(), np.inf)
-        j = int(np.lexsort((mean, objective))[0])
+        # The lowest expected best regret; ties broken by the lowest weighted mean regret,
+        # then the lowest index (the weighted mean is only computed when there is a tie).
+        tied = np.flatnonzero(objective == objective.min())
+        j = int(tied[0]) if len(tied) == 1 else int(tied[np.argmin(self._mean()[tied])])
         current = (
             float(self._weights @ self._best) if np.isfinite(self._best).all() else float("inf")
         )
@@ -214,4 +269,4 @@ class AdaptivePortfolio:
         return HandOver(False, f"expected gain {gain:.4f}, agreement {agree:.2f}")
 
 
-__all__ = ["DEFAULT_TEMPERATURE", "AdaptivePortfolio", "HandOver", "agreement"]
+__all__ = ["DEFAULT_TEMPERATURE", "AdaptivePortfolio", "HandOver", "agreement", "top_indices"]

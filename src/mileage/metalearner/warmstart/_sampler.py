@@ -60,6 +60,7 @@ from mileage.metalearner.warmstart._adaptive import (
     DEFAULT_TEMPERATURE,
     AdaptivePortfolio,
     HandOver,
+    top_indices,
 )
 from mileage.metalearner.warmstart._configspace import (
     LEARNER_DEFAULTS,
@@ -122,8 +123,8 @@ def map_value(value: Any, distribution: BaseDistribution) -> Any:
     cannot be (a categorical without it)."""
     if isinstance(distribution, CategoricalDistribution):
         choices = distribution.choices
-        if value in choices:
-            return value
+        if value in choices:  # the user's own choice: 0.0 proposed for [False, True] is False
+            return choices[list(choices).index(value)]
         if isinstance(value, bool) or value is None:
             return None
         numeric = [c for c in choices if isinstance(c, int | float) and not isinstance(c, bool)]
@@ -311,7 +312,7 @@ class WarmStartSampler(BaseSampler):
         column = np.array(self._regret[:, nearest], dtype=float)
         if self._ranker.surrogate_ is None:
             return column
-        top = np.argsort(-self._portfolio.weights(), kind="stable")[:SURROGATE_TASKS]
+        top = top_indices(self._portfolio.weights(), SURROGATE_TASKS)
         predicted = self._ranker._surrogate_predict(
             self._ranker.X_train_[top], np.repeat(f[None, :], len(top), 0)
         )
@@ -415,7 +416,7 @@ class WarmStartSampler(BaseSampler):
         middle = (best + self._features[j]) / 2
         middle[4] = self._features[j][4]  # extra_trees is on or off, not halfway
         weights = self._portfolio.weights()
-        top = np.argsort(-weights, kind="stable")[:256]  # the tasks that matter, bounded cost
+        top = top_indices(weights, 256)  # the tasks that matter, bounded cost
         w = weights[top] / weights[top].sum()
         x = self._ranker.X_train_[top]
         predicted = np.clip(
