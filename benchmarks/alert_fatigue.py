@@ -98,6 +98,8 @@ EXPECTED = {
     "label_shift_labelled": "retrain",
     "bad_release": "rollback",
     "upstream_join": "fix_upstream",
+    "fan_out": "fix_upstream",  # duplicated rows come from the producer, not the model
+    "retried_write": "fix_upstream",
     "benign_drift": "refresh_reference",
 }
 WEEK_FAULTS = (
