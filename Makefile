@@ -57,8 +57,8 @@ pytest-fast: install test-deps
 
 # Installed with uv (from the dev extra in $(VENV)): under a minute, where pip takes ten here.
 $(STAMP313): pyproject.toml constraints.txt | $(STAMP)
-	$(BIN)/uv venv --quiet --clear --seed --python $(PYTHON313) $(VENV313)
-	$(BIN)/uv pip install --quiet --python $(VENV313)/bin/python -c constraints.txt -e '.[all,dev]'
+	UV_SYSTEM_CERTS=1 $(BIN)/uv venv --quiet --clear --seed --python $(PYTHON313) $(VENV313)
+	UV_SYSTEM_CERTS=1 $(BIN)/uv pip install --quiet --python $(VENV313)/bin/python -c constraints.txt -e '.[all,dev]'
 	@touch $(STAMP313)
 
 # Fast lane on Python 3.13; skipped, with a message, on machines without a 3.13 interpreter.

@@ -36,7 +36,12 @@ def uv_binary() -> str | None:
 
 
 def _run(command: list[str], what: str, timeout: float) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    # uv trusts its own certificate bundle unless told otherwise; pip (and a proxy that
+    # re-signs TLS) use the platform's store, so uv is pointed at it too
+    env = {**os.environ, "UV_SYSTEM_CERTS": os.environ.get("UV_SYSTEM_CERTS", "1")}
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=False, env=env
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{what} failed ({' '.join(command[:4])} ...): {result.stderr[-3000:]}")
 

@@ -45,9 +45,6 @@ def test_rest_and_direct_readers_yield_identical_rows(
     a, b = dump_store(via_rest, signatures=False), dump_store(direct, signatures=False)
     for table in a:
         assert a[table] == b[table], table
-    with via_rest.connect() as conn:
-        stage = select(t.experiments.c.lifecycle_stage).where(t.experiments.c.external_id == "7")
-        assert conn.execute(stage).scalar_one() == "active"  # as its meta.yaml says
 
 
 @pytest.mark.slow  # an MLflow tracking server
