@@ -7,9 +7,6 @@ Data: scikit-learn's breast cancer table (the monitoring test pipeline, no model
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +22,7 @@ from mileage.platform.cluster import DaskTaskPool
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
 from mileage.platform.store import schema as t
+from mileage.testing.workers import kill_a_worker_once_busy
 
 pytestmark = pytest.mark.slow  # starts servers or clusters, or checks big batches
 
@@ -156,27 +154,9 @@ def test_checks_of_many_pipelines_run_on_both_workers_and_the_daemon_writes_them
 def test_a_worker_killed_mid_check_gives_a_retried_task_and_the_same_store(
     dask_client: Any, pipelines: list[Any], expected: Any, tmp_path: Path
 ) -> None:
-    victim = next(iter(dask_client.scheduler_info()["workers"]))
-    pid = dask_client.run(os.getpid, workers=[victim])[victim]
-    killed: list[int] = []
-    done = threading.Event()
-
-    def kill_when_busy() -> None:
-        while not done.is_set():
-            if dask_client.processing(workers=[victim]).get(victim):
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-            time.sleep(0.005)
-
     daemon = _daemon(tmp_path, pipelines, dask_client)
-    watcher = threading.Thread(target=kill_when_busy)
-    watcher.start()
-    try:
+    with kill_a_worker_once_busy(dask_client) as (pid, killed):
         results = _run_all_at_once(daemon)
-    finally:
-        done.set()
-        watcher.join()
     try:
         assert killed == [pid]
         assert [r["status"] for r in results] == ["succeeded"] * len(PIPELINES), results

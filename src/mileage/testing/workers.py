@@ -7,7 +7,8 @@ check the cache's guarantees across real processes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -84,7 +85,13 @@ def run_example_chain(
     return out
 
 
-__all__ = ["cache_blob", "cache_key", "hammer_cache", "run_example_chain"]
+__all__ = [
+    "cache_blob",
+    "cache_key",
+    "hammer_cache",
+    "kill_a_worker_once_busy",
+    "run_example_chain",
+]
 
 
 def die_once(marker: str) -> int:
@@ -107,3 +114,34 @@ def always_die() -> None:
     import signal
 
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextmanager
+def kill_a_worker_once_busy(client: Any) -> Iterator[tuple[int, list[int]]]:
+    """SIGKILL one Dask worker process the moment it has a task, while the block runs (a
+    machine lost mid-task); yields the victim's pid and the list of killed pids."""
+    import os
+    import signal
+    import threading
+    import time
+
+    victim = next(iter(client.scheduler_info()["workers"]))
+    pid = client.run(os.getpid, workers=[victim])[victim]
+    killed: list[int] = []
+    done = threading.Event()
+
+    def kill_when_busy() -> None:
+        while not done.is_set():
+            if client.processing(workers=[victim]).get(victim):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=kill_when_busy, daemon=True)
+    watcher.start()
+    try:
+        yield pid, killed
+    finally:
+        done.set()
+        watcher.join()

@@ -6,10 +6,6 @@ Data: four real MLflow tracking stores from ../shared/data.
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +19,7 @@ from mileage.platform.errors import ConfigError
 from mileage.platform.store import TraceStore
 from mileage.testing import require_shared_data
 from mileage.testing.dump import dump_store
+from mileage.testing.workers import kill_a_worker_once_busy
 
 pytestmark = pytest.mark.slow  # starts servers or clusters, or checks big batches
 
@@ -89,28 +86,10 @@ def test_a_source_named_twice_is_refused(dask_client: Any, sources: list[str]) -
 def test_a_worker_killed_mid_read_gives_a_retried_task_and_the_same_rows(
     dask_client: Any, sources: list[str], expected: dict[str, Any], store: TraceStore
 ) -> None:
-    victim = next(iter(dask_client.scheduler_info()["workers"]))
-    pid = dask_client.run(os.getpid, workers=[victim])[victim]
-    killed: list[int] = []
-    done = threading.Event()
-
-    def kill_when_busy() -> None:
-        while not done.is_set():
-            if dask_client.processing(workers=[victim]).get(victim):
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=kill_when_busy)
-    watcher.start()
-    try:
+    with kill_a_worker_once_busy(dask_client) as (pid, killed):
         reports = collect_sources(
             store, [MlflowCollector(u) for u in sources], DaskTaskPool(dask_client)
         )
-    finally:
-        done.set()
-        watcher.join()
     assert killed == [pid]
     assert all(not isinstance(r, Exception) for r in reports), reports
     assert dump_store(store) == expected  # nothing lost, nothing doubled

@@ -6,14 +6,10 @@ Data: synthetic (see test_large_batches.py).
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
-
 import pytest
 
 from mileage.monitors.checks._large import check_parquet, check_parquet_on_dask
+from mileage.testing.workers import kill_a_worker_once_busy
 
 pytestmark = pytest.mark.slow  # starts servers or clusters, or checks big batches
 
@@ -54,26 +50,8 @@ def test_a_worker_killed_mid_job_is_retried_with_the_same_result(
     kwargs = dict(reference=reference, suite=suite, config=config, batch_id="bad")
     expected = check_parquet(path, **kwargs)
     parts, _ = plan_parts(path)
-    victim = next(iter(dask_client.scheduler_info()["workers"]))
-    pid = dask_client.run(os.getpid, workers=[victim])[victim]
-    killed: list[int] = []
-    done = threading.Event()
-
-    def kill_when_busy() -> None:
-        while not done.is_set():
-            if dask_client.processing(workers=[victim]).get(victim):
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-            time.sleep(0.01)
-
-    watcher = threading.Thread(target=kill_when_busy)
-    watcher.start()
-    try:
+    with kill_a_worker_once_busy(dask_client) as (pid, killed):
         report = check_parquet_on_dask(dask_client, path, **kwargs, rows_per_part=1_000)
-    finally:
-        done.set()
-        watcher.join()
     assert killed == [pid]
     assert len(parts) == 9
     _same(expected, report)
