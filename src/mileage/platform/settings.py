@@ -89,6 +89,10 @@ class Settings(BaseSettings):
         max_metric_file_bytes: Largest metric history file read from an ``mlruns/`` folder.
         http_concurrency: Concurrent requests to one server (e.g. metric history calls).
         collect_batch_size: Runs written per transaction by collectors.
+        collect_task_runs: Runs (or OpenML runs) one collection task reads when sources
+            are read apart on workers (``mileage collect sources``, the daemon): what a task
+            returns is held in memory until it is written, so a larger source takes several
+            tasks, each continuing from the cursor the previous one stored.
         plugin_enabled: Whether the MLflow plugin adds tags and checks.
         log_level: Level of the daemon's log on stderr: DEBUG, INFO, WARNING or ERROR.
         daemon_host: Address the daemon's /metrics and /healthz bind to (loopback by default).
@@ -165,6 +169,7 @@ class Settings(BaseSettings):
     max_metric_file_bytes: int = Field(default=256 * 2**20, ge=1024)
     http_concurrency: int = Field(default=4, ge=1, le=64)
     collect_batch_size: int = Field(default=500, ge=1, le=100_000)
+    collect_task_runs: int = Field(default=5_000, ge=1, le=1_000_000)
     plugin_enabled: bool = True
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"

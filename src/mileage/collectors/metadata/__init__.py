@@ -22,6 +22,7 @@ from mileage.collectors.metadata._base import (
 from mileage.collectors.metadata._import import (
     SOURCES,
     MetadataCollector,
+    MetadataRead,
     download,
     get_source,
     import_metadata,
@@ -33,6 +34,7 @@ __all__ = [
     "DatasetSpec",
     "MetadataBatch",
     "MetadataCollector",
+    "MetadataRead",
     "MetadataReport",
     "MetadataSource",
     "PortfolioSpec",

@@ -11,12 +11,16 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy import select
 
 from mileage.collectors._base import WarningLog, collection_pass, store_quarantine
 from mileage.collectors.metadata._autosklearn import AutoSklearn
 from mileage.collectors.metadata._base import (
     KIND,
+    MetadataBatch,
     MetadataReport,
     MetadataSource,
     digest_files,
@@ -29,6 +33,7 @@ from mileage.platform.errors import ConfigError, PartialFileError, SourceUnavail
 from mileage.platform.progress import NullProgress, Progress
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
+from mileage.platform.store import schema as t
 
 SOURCES: dict[str, Callable[[], MetadataSource]] = {
     "tabrepo-lightgbm": TabRepoLightGBM,
@@ -123,6 +128,58 @@ def _unpack(archive: Path, target: Path, prefixes: tuple[str, ...]) -> None:
         tf.extractall(target, members=members, filter="data")
 
 
+@dataclass
+class MetadataRead:
+    """An import read (parsed and checked) on a worker, before anything was written.
+
+    Attributes:
+        root: The folder the files were read from.
+        digest: The files' digest (the cursor of a meta-data source).
+        batch: What they hold; None when the digest equals the one the worker was given
+            (nothing to write unless ``full``).
+        refused: A damaged file, refused as a whole: path, part, reason, fix.
+        more: Always False: an import is one part (one transaction, as locally).
+        attempted: Always empty.
+    """
+
+    root: str
+    digest: str
+    batch: MetadataBatch | None = None
+    refused: tuple[str, str, str, str] | None = None
+    more: bool = False
+    attempted: list[str] = field(default_factory=list)
+
+
+def _resolve(
+    name: str, path: Path | None, settings: Settings, progress: Progress
+) -> tuple[MetadataSource, Path]:
+    source = get_source(name)
+    if path is None:
+        progress.start(f"downloading {source.package or source.name}")
+        path = download(source, settings)
+        progress.finish()
+    elif not path.exists():
+        raise ConfigError(
+            f"--path {str(path)!r} does not exist; pass the folder with {name}'s files."
+        )
+    return source, source.locate(path.expanduser().resolve())
+
+
+def read_metadata(
+    name: str, path: Path | None, stored_digest: str | None, *, settings: Settings, full: bool
+) -> MetadataRead:
+    """Read and check an import without writing (what a worker runs)."""
+    source, root = _resolve(name, path, settings, NullProgress())
+    try:
+        digest = digest_files(source.files(root))
+        if digest == stored_digest and not full:
+            return MetadataRead(str(root), digest)
+        return MetadataRead(str(root), digest, source.read(root))
+    except PartialFileError as exc:
+        fix = str(exc).split("nothing was read. ", 1)[-1]
+        return MetadataRead(str(root), "", refused=(exc.path, exc.part, exc.reason, fix))
+
+
 def import_metadata(
     store: TraceStore,
     name: str,
@@ -131,6 +188,7 @@ def import_metadata(
     settings: Settings | None = None,
     full: bool = False,
     progress: Progress | None = None,
+    recorded: MetadataRead | None = None,
 ) -> MetadataReport:
     """Import one published meta-data source.
 
@@ -142,6 +200,8 @@ def import_metadata(
         settings: Where the cache is.
         full: Rewrite every row even when the files did not change since the last import.
         progress: Progress reporting.
+        recorded: What a worker already read (:func:`read_metadata`): written instead of
+            reading the files here.
 
     Returns:
         What was imported; ``unchanged`` when the same files were imported before.
@@ -157,24 +217,20 @@ def import_metadata(
         (93, 104, 9672)
     """
     started = time.perf_counter()
-    source = get_source(name)
     settings = settings or Settings.load()
     progress = progress or NullProgress()
-    if path is None:
-        progress.start(f"downloading {source.package or source.name}")
-        path = download(source, settings)
-        progress.finish()
-    elif not path.exists():
-        raise ConfigError(
-            f"--path {str(path)!r} does not exist; pass the folder with {name}'s files."
-        )
-    root = source.locate(path.expanduser().resolve())
-    digest = digest_files(source.files(root))
+    if recorded is None:
+        source, root = _resolve(name, path, settings, progress)
+        digest = digest_files(source.files(root))
+    else:
+        source, root, digest = get_source(name), Path(recorded.root), recorded.digest
     source_id = store.ensure_source(KIND, name, display_name=f"{name} ({root})")
     report = MetadataReport(source=name, reader="files", path=str(root))
     # The batch brings its own warnings, so the pass leaves report.warnings as set here.
     try:
         with collection_pass(store, source_id, report, started=started):
+            if recorded is not None and recorded.refused is not None:
+                raise PartialFileError(*recorded.refused, uri=name)
             with store.connect() as conn:
                 cursor = TraceStore.read_cursor(conn, source_id)
             if cursor.get("digest") == digest and not full:
@@ -185,7 +241,11 @@ def import_metadata(
                 report.runs_written = 0
             else:
                 progress.start(f"reading {name} from {root}", total=1)
-                batch = source.read(root)
+                batch = (
+                    recorded.batch
+                    if recorded is not None and recorded.batch is not None
+                    else source.read(root)  # changed since the worker read: read here
+                )
                 progress.advance()
                 progress.finish()
                 progress.start(f"storing {name}", total=1)
@@ -269,5 +329,43 @@ class MetadataCollector:
             store, self.name, self.path, settings=self.settings, full=self.full, progress=progress
         )
 
+    # -- read apart (see mileage.collectors.collect_apart) -----------------------------------
 
-__all__ = ["SOURCES", "MetadataCollector", "download", "get_source", "import_metadata"]
+    def apart_key(self) -> str:
+        """The source's identity: its name."""
+        return f"{KIND}:{self.name}"
+
+    def apart_inputs(self, store: TraceStore, skip: frozenset[str]) -> str | None:
+        """The digest of the files last imported (None: never imported)."""
+        with store.connect() as conn:
+            source_id = conn.execute(
+                select(t.sources.c.id).where(t.sources.c.kind == KIND, t.sources.c.uri == self.name)
+            ).scalar_one_or_none()
+            if source_id is None:
+                return None
+            digest = TraceStore.read_cursor(conn, int(source_id)).get("digest")
+        return str(digest) if digest else None
+
+    def read_apart(self, inputs: str | None) -> MetadataRead:
+        """The files read and checked on a worker; writes nothing. An import is one part:
+        its size is that of the published files, and it is written in one transaction."""
+        return read_metadata(
+            self.name, self.path, inputs, settings=self.settings or Settings.load(), full=self.full
+        )
+
+    def write_apart(self, store: TraceStore, read: MetadataRead) -> MetadataReport:
+        """Write what a worker read, with the code of a local import."""
+        return import_metadata(
+            store, self.name, settings=self.settings, full=self.full, recorded=read
+        )
+
+
+__all__ = [
+    "SOURCES",
+    "MetadataCollector",
+    "MetadataRead",
+    "download",
+    "get_source",
+    "import_metadata",
+    "read_metadata",
+]

@@ -1,10 +1,12 @@
 """An MLflow pass split in two: a worker reads the source, the caller writes what it read.
 
-On a cluster (or in worker processes) the reading of many sources runs at once, while every
-write to the trace store stays in one process: :meth:`MlflowCollector.collect` replays the
-records a worker returned through :class:`RecordedReader`, so the rows, the cursor (in the
-same transaction as the rows it covers) and the quarantine are written by exactly the code of
-a local pass. A worker that dies mid-read leaves nothing behind; its read is simply run again.
+The generic driver is :mod:`mileage.collectors._apart`; this module is MLflow's part of it.
+A worker lists the runs against the cursor and reads at most
+``MILEAGE_COLLECT_TASK_RUNS`` new or changed ones, oldest first (so the cursor the caller
+stores never passes a run left for the next part); the caller replays the read through
+:class:`RecordedReader`, so the rows, the cursor and the quarantine are written by exactly
+the code of a local pass. A worker that dies mid-read leaves nothing behind; its read is
+simply run again.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
 
+from mileage.collectors._apart import collect_apart, collect_one_apart
 from mileage.collectors._base import CollectReport, WarningLog
 from mileage.collectors.mlflow._records import (
     ExperimentRecord,
@@ -26,7 +31,6 @@ from mileage.collectors.mlflow._records import (
     header_problem,
 )
 from mileage.platform.cluster import TaskPool
-from mileage.platform.errors import ConfigError
 from mileage.platform.store import TraceStore
 from mileage.platform.store import schema as t
 
@@ -50,6 +54,10 @@ class SourceRead:
             could not be read are in ``warnings``' quarantine instead).
         registry: Registered model versions and aliases.
         warnings: What the reading tolerated or set aside.
+        more: The read stopped at the bound: new or changed runs are left for the next part.
+        attempted: Ids of the runs this part read or tried to read.
+        whole: No run was left out (not cut at the bound, nothing skipped): the quarantine
+            may be replaced as after a full local pass.
     """
 
     uri: str
@@ -60,6 +68,20 @@ class SourceRead:
     records: dict[str, RunRecord]
     registry: RegistrySnapshot
     warnings: WarningLog = field(default_factory=WarningLog)
+    more: bool = False
+    attempted: list[str] = field(default_factory=list)
+    whole: bool = True
+
+
+@dataclass(frozen=True)
+class PassInputs:
+    """What a worker reads against: the source's cursor, its stored run signatures, the
+    runs earlier parts of this pass already tried, and the bound of one part."""
+
+    cursor: dict[str, Any]
+    stored: dict[str, str]
+    skip: frozenset[str] = frozenset()
+    limit: int | None = None
 
 
 class RecordedReader:
@@ -70,6 +92,7 @@ class RecordedReader:
         self.kind = read.kind
         self.uri = read.uri
         self.full_listing = read.full_listing
+        self.whole = read.whole
 
     def experiments(self) -> list[ExperimentRecord]:
         return list(self._read.experiments)
@@ -90,13 +113,43 @@ class RecordedReader:
         """Nothing to release."""
 
 
-def pass_inputs(store: TraceStore, kind: str, uri: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """The cursor and the stored run signatures of a source, for a worker to read against
-    (empty for a source the store does not know yet)."""
+def stored_uris(tracking_uri: str) -> list[str]:
+    """The URIs a source given as ``tracking_uri`` may be stored under (the readers
+    normalise paths), found without opening it: the caller may not see a worker's files."""
+    from mileage.collectors.mlflow._rest import public_uri
+
+    uri = tracking_uri.strip()
+    if uri.startswith(("http://", "https://")):
+        return [public_uri(uri)]
+    if uri.startswith("sqlite:///"):
+        return [uri, f"sqlite:///{Path(uri[len('sqlite:///') :]).resolve()}"]
+    path = Path(unquote(urlsplit(uri).path)) if uri.startswith("file:") else Path(uri).expanduser()
+    path = path.resolve()
+    return [
+        uri,
+        path.as_uri(),
+        (path / "mlruns").as_uri(),
+        f"sqlite:///{path}",
+        f"sqlite:///{path / 'mlflow.db'}",
+    ]
+
+
+def pass_inputs(
+    store: TraceStore, kind: str, uri: str | Sequence[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The cursor and the stored run signatures of a source stored under ``uri`` (or the
+    first of several candidates), for a worker to read against (empty for a source the
+    store does not know yet)."""
+    uris = [uri] if isinstance(uri, str) else list(uri)
     with store.connect() as conn:
-        source_id = conn.execute(
-            select(t.sources.c.id).where(t.sources.c.kind == kind, t.sources.c.uri == uri)
-        ).scalar_one_or_none()
+        found = dict(
+            conn.execute(
+                select(t.sources.c.uri, t.sources.c.id).where(
+                    t.sources.c.kind == kind, t.sources.c.uri.in_(uris)
+                )
+            ).all()
+        )
+        source_id = next((found[u] for u in uris if u in found), None)
         if source_id is None:
             return {}, {}
         cursor = TraceStore.read_cursor(conn, int(source_id))
@@ -111,11 +164,20 @@ def pass_inputs(store: TraceStore, kind: str, uri: str) -> tuple[dict[str, Any],
 
 
 def read_source(
-    collector: MlflowCollector, cursor: dict[str, Any], stored: dict[str, str]
+    collector: MlflowCollector,
+    cursor: dict[str, Any],
+    stored: dict[str, str],
+    *,
+    skip: frozenset[str] = frozenset(),
+    limit: int | None = None,
 ) -> SourceRead:
-    """Read one pass of ``collector``'s source against ``cursor``; writes nothing.
+    """Read one pass (or part of one) of ``collector``'s source against ``cursor``; writes
+    nothing.
 
-    Runs whose listed signature equals the stored one are not read (as in a local pass).
+    Runs whose listed signature equals the stored one are not read (as in a local pass), nor
+    are those in ``skip``. With ``limit``, at most that many runs are read, those that
+    started first (runs without a start time before them), and ``more`` tells whether
+    others were left for the next part.
     """
     from mileage.collectors.mlflow._collector import _read_isolated, open_reader
 
@@ -129,7 +191,11 @@ def read_source(
             for h in headers
             if header_problem(h) is None
             and (collector.full or stored.get(str(h.run_id)) != h.signature)
+            and str(h.run_id) not in skip
         ]
+        more = limit is not None and len(todo) > limit
+        if more:
+            todo = sorted(todo, key=lambda h: -1 if h.start_ms is None else h.start_ms)[:limit]
         records: dict[str, RunRecord] = {}
         size = collector.batch_size
         for i in range(0, len(todo), size):
@@ -145,63 +211,32 @@ def read_source(
             records=records,
             registry=registry,
             warnings=warnings,
+            more=more,
+            attempted=[str(h.run_id) for h in todo],
+            whole=not more and not skip,
         )
-
-
-def _read_task(
-    collector: MlflowCollector, cursor: dict[str, Any], stored: dict[str, str]
-) -> SourceRead:
-    return collector.read(cursor, stored)
 
 
 def collect_sources(
     store: TraceStore, collectors: Sequence[MlflowCollector], pool: TaskPool
 ) -> list[CollectReport | Exception]:
-    """Collect many sources: each source is read by one task on ``pool`` (all at once, each
-    against its own cursor), and this process writes what each read, one source at a time.
-
-    No two tasks ever read one source (a source named twice is refused), and no task
-    writes: a task whose worker dies is run again by the pool, and the rows and the cursor
-    are written once, by the caller, in the transactions of a local pass.
-
-    Returns:
-        Per collector, in order: its report, or the exception its pass raised (the other
-        sources are still written).
-
-    Raises:
-        ConfigError: A source is named twice.
-    """
-    uris = [c.tracking_uri for c in collectors]
-    twice = sorted({u for u in uris if uris.count(u) > 1})
-    if twice:
-        raise ConfigError(
-            f"source {twice[0]!r} is named more than once; give each source once (one task "
-            "per source, so two never write the same rows)."
-        )
-    futures = [
-        pool.submit(_read_task, c, *pass_inputs(store, c.kind, c.tracking_uri)) for c in collectors
-    ]
-    out: list[CollectReport | Exception] = []
-    for collector, future in zip(collectors, futures, strict=True):
-        try:
-            out.append(collector.collect(store, recorded=future.result()))
-        except Exception as exc:  # one source's failure must not lose the others' reads
-            log.warning("collecting %s failed: %s", collector.tracking_uri, exc)
-            out.append(exc)
-    return out
+    """Collect many MLflow sources apart (see :func:`mileage.collectors.collect_apart`,
+    which takes any mix of sources)."""
+    return collect_apart(store, collectors, pool)
 
 
 def collect_on(store: TraceStore, collector: MlflowCollector, pool: TaskPool) -> CollectReport:
-    """One pass of one source: read by a task on ``pool``, written by this process."""
-    cursor, stored = pass_inputs(store, collector.kind, collector.tracking_uri)
-    return collector.collect(store, recorded=pool.run(_read_task, collector, cursor, stored))
+    """One pass of one source: read by tasks on ``pool``, written by this process."""
+    return collect_one_apart(store, collector, pool)
 
 
 __all__ = [
+    "PassInputs",
     "RecordedReader",
     "SourceRead",
     "collect_on",
     "collect_sources",
     "pass_inputs",
     "read_source",
+    "stored_uris",
 ]

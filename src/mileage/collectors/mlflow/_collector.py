@@ -22,7 +22,14 @@ from mileage.collectors._base import (
     show_value,
     store_quarantine,
 )
-from mileage.collectors.mlflow._apart import RecordedReader, SourceRead, read_source
+from mileage.collectors.mlflow._apart import (
+    PassInputs,
+    RecordedReader,
+    SourceRead,
+    pass_inputs,
+    read_source,
+    stored_uris,
+)
 from mileage.collectors.mlflow._filestore import FileStoreReader, looks_like_file_store
 from mileage.collectors.mlflow._records import (
     TERMINAL,
@@ -177,7 +184,8 @@ class MlflowCollector:
                     store,
                     source_id,
                     warnings.quarantined,
-                    replace=reader.full_listing,
+                    replace=reader.full_listing
+                    and not (isinstance(reader, RecordedReader) and not reader.whole),
                     resolved=written,
                 )
         except BaseException:
@@ -191,6 +199,26 @@ class MlflowCollector:
         """Read a pass against ``cursor`` and the ``stored`` run signatures, writing nothing
         (what a worker runs; the caller writes the result with ``collect(recorded=...)``)."""
         return read_source(self, cursor, stored)
+
+    # -- read apart (see mileage.collectors.collect_apart) -----------------------------------
+
+    def apart_key(self) -> str:
+        """The source's identity (its stored URI when it can be told without opening it)."""
+        uris = stored_uris(self.tracking_uri)
+        return f"{KIND}:{uris[1] if len(uris) > 1 else uris[0]}"
+
+    def apart_inputs(self, store: TraceStore, skip: frozenset[str]) -> PassInputs:
+        """The cursor and stored signatures a worker reads the next part against."""
+        cursor, stored = pass_inputs(store, KIND, stored_uris(self.tracking_uri))
+        return PassInputs(cursor, stored, skip, self.settings.collect_task_runs)
+
+    def read_apart(self, inputs: PassInputs) -> SourceRead:
+        """One part of a pass, read on a worker (at most ``collect_task_runs`` runs)."""
+        return read_source(self, inputs.cursor, inputs.stored, skip=inputs.skip, limit=inputs.limit)
+
+    def write_apart(self, store: TraceStore, read: SourceRead) -> CollectReport:
+        """Write a part a worker read, with the code of a local pass."""
+        return self.collect(store, recorded=read)
 
     # -- the pass --------------------------------------------------------------------------
 

@@ -217,6 +217,11 @@ class Catalog:
             )
         self.new_datasets[did] = (record, qualities or None, name)
 
+    def forget(self) -> None:
+        """Drop what was read since the last flush as if it had been written (a worker
+        reading apart writes nothing; the caller flushes the same objects)."""
+        _forget(self)
+
     def flush(self, conn: Connection) -> tuple[dict[int, int], dict[int, int]]:
         """Write what was read since the last flush; returns task and dataset id maps."""
         if self.new_flows:
@@ -285,6 +290,16 @@ class Catalog:
         self.new_tasks.clear()
         self.new_setups.clear()
         return task_ids, dataset_ids
+
+
+def _forget(catalog: Catalog) -> None:
+    """What :meth:`Catalog.flush` changes in memory, without writing (a pass read apart)."""
+    catalog.datasets_ok.update(did for did, (_, q, _) in catalog.new_datasets.items() if q)
+    catalog.new_flows.clear()
+    catalog.flow_placeholders.clear()
+    catalog.new_datasets.clear()
+    catalog.new_tasks.clear()
+    catalog.new_setups.clear()
 
 
 def _stored_dataset(conn: Connection, source_id: int, did: int) -> dict[str, Any] | None:

@@ -23,6 +23,13 @@ from sqlalchemy import BigInteger, Connection, cast, select
 
 from mileage.collectors import _iterations as iterations
 from mileage.collectors._base import CollectReport, WarningLog, collection_pass, ids_of
+from mileage.collectors.openml._apart import (
+    OpenmlInputs,
+    OpenmlRead,
+    RecordingSource,
+    ReplaySource,
+    StoredState,
+)
 from mileage.collectors.openml._assemble import (
     RunEvidence,
     assemble,
@@ -56,7 +63,7 @@ from mileage.collectors.openml._records import (
 from mileage.collectors.openml._write import (
     write_runs,
 )
-from mileage.platform.errors import ConfigError
+from mileage.platform.errors import CollectorError, ConfigError, SourceUnavailableError
 from mileage.platform.progress import NullProgress, Progress
 from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore
@@ -237,8 +244,20 @@ class OpenmlCollector:
         """Current time in epoch milliseconds (injectable for tests)."""
         return self._now_ms if self._now_ms is not None else int(time.time() * 1000)
 
-    def collect(self, store: TraceStore, *, progress: Progress | None = None) -> OpenmlReport:
+    def collect(
+        self,
+        store: TraceStore,
+        *,
+        progress: Progress | None = None,
+        recorded: OpenmlRead | None = None,
+    ) -> OpenmlReport:
         """Run one pass. See the module docstring for the guarantees.
+
+        Args:
+            store: Where the pass writes.
+            progress: Progress reporting.
+            recorded: What a worker already read (:meth:`read_apart`): the pass is answered
+                from it instead of the source (one part of a pass).
 
         Raises:
             ConfigError: The server URL or cache folder is unusable.
@@ -248,7 +267,9 @@ class OpenmlCollector:
         """
         started = time.perf_counter()
         warnings = WarningLog()
-        source = self.open_source()
+        source: OpenmlSource = (
+            self.open_source() if recorded is None else ReplaySource(recorded, self.open_source)
+        )
         uri = self.source_uri or source.uri
         report = OpenmlReport(source=uri, reader="cache" if not source.can_list else "server")
         source_id = store.ensure_source(KIND, uri, display_name=source.location)
@@ -256,10 +277,64 @@ class OpenmlCollector:
             collection_pass(store, source_id, report, warnings, started=started),
             closing(source),
         ):
-            _Pass(
+            one = _Pass(
                 self, store, source, source_id, warnings, report, progress or NullProgress()
-            ).run()
+            )
+            if recorded is not None:
+                one.skip, one.part_limit = recorded.skip, recorded.limit
+            one.run()
         return report
+
+    # -- read apart (see mileage.collectors.collect_apart) -----------------------------------
+
+    def _stored_uri(self) -> str:
+        if self.source_uri:
+            return self.source_uri
+        if self.server is not None or self.cache_dir is None:
+            return host_of(self.server or default_server())
+        return self.open_source().uri  # a cache folder alone: its host folder names it
+
+    def apart_key(self) -> str:
+        """The source's identity: OpenML sources are told apart by host."""
+        return f"{KIND}:{self._stored_uri()}"
+
+    def apart_inputs(self, store: TraceStore, skip: frozenset[str]) -> OpenmlInputs:
+        """The stored state a worker reads the next part against."""
+        with store.connect() as conn:
+            source_id = conn.execute(
+                select(t.sources.c.id).where(
+                    t.sources.c.kind == KIND, t.sources.c.uri == self._stored_uri()
+                )
+            ).scalar_one_or_none()
+            state = StoredState() if source_id is None else load_state(conn, int(source_id))
+        return OpenmlInputs(state, skip, self.settings.collect_task_runs)
+
+    def read_apart(self, inputs: OpenmlInputs) -> OpenmlRead:
+        """One part of a pass, fetched and parsed on a worker; writes nothing."""
+        source = RecordingSource(self.open_source())
+        one = _Pass(self, None, source, 0, WarningLog(), OpenmlReport("", ""), NullProgress())
+        one.skip, one.part_limit, one.state = inputs.skip, inputs.limit, inputs.state
+        try:
+            with closing(source):
+                one.run()
+        except (SourceUnavailableError, CollectorError):
+            if not source.failed:
+                raise
+            # the caller raises it again at the same call, after writing what came before
+        return OpenmlRead(
+            uri=source.uri,
+            location=source.location,
+            can_list=source.can_list,
+            answers=source.answers,
+            skip=inputs.skip,
+            limit=inputs.limit,
+            more=one.more,
+            attempted=one.attempted,
+        )
+
+    def write_apart(self, store: TraceStore, read: OpenmlRead) -> OpenmlReport:
+        """Write a part a worker read, with the code of a local pass."""
+        return self.collect(store, recorded=read)
 
 
 class _Pass:
@@ -268,7 +343,7 @@ class _Pass:
     def __init__(
         self,
         collector: OpenmlCollector,
-        store: TraceStore,
+        store: TraceStore | None,
         source: OpenmlSource,
         source_id: int,
         warnings: WarningLog,
@@ -286,6 +361,21 @@ class _Pass:
         self.known = self.catalog.known
         self.signatures: dict[str, str] = {}
         self.cursor: dict[str, Any] = {}
+        #: Read apart: runs earlier parts tried, the bound of this part, and (on a worker,
+        #: where ``store`` is None and nothing is written) the stored state to start from.
+        self.skip: frozenset[str] = frozenset()
+        self.part_limit: int | None = None
+        self.state: StoredState | None = None
+        self.more = False
+        self.attempted: list[str] = []
+
+    def flush(self) -> None:
+        """Write the catalog objects read since the last flush (on a worker: forget them)."""
+        if self.store is None:
+            self.catalog.forget()
+            return
+        with self.store.begin() as conn:
+            self.catalog.flush(conn)
 
     # -- the pass ------------------------------------------------------------------------
 
@@ -324,18 +414,19 @@ class _Pass:
                             "uploader": entry.uploader,
                         },
                     )
-        with self.store.begin() as conn:
-            self.catalog.flush(conn)
+        self.flush()
         self.progress.finish()
         evidence = self.discover(selection)
         self.report.runs_seen = len(evidence)
-        todo = self.todo(evidence, selection.limit)
+        todo = self.part(self.todo(evidence, selection.limit))
         self.progress.start(f"collecting runs from {self.source.location}", total=len(todo))
         for batch in _chunks(todo, self.c.batch_size):
             self.collect_batch(batch)
             self.progress.advance(len(batch))
         self.progress.finish()
         self.report_unavailable()
+        if self.store is None:
+            return
         with self.store.begin() as conn:
             groups = iterations.dirty_groups(conn, self.source_id, CHAIN_GROUP)
             self.report.chains_rebuilt = iterations.rebuild(
@@ -354,41 +445,24 @@ class _Pass:
             TraceStore.write_cursor(conn, self.source_id, self.cursor)
 
     def load_stored(self) -> None:
-        with self.store.connect() as conn:
-            self.cursor = TraceStore.read_cursor(conn, self.source_id)
-            self.signatures = dict(
-                conn.execute(
-                    select(t.runs.c.external_id, t.runs.c.signature).where(
-                        t.runs.c.source_id == self.source_id
-                    )
-                ).all()
-            )
-            for ext, name, version, structure in conn.execute(
-                select(
-                    t.flows.c.external_id, t.flows.c.name, t.flows.c.version, t.flows.c.structure
-                ).where(t.flows.c.source_id == self.source_id)
-            ):
-                fid = int(ext)
-                if structure and "name" in structure:
-                    self.known.flows[fid] = FlowRecord.from_structure(structure)
-                else:
-                    self.known.flow_names[fid] = f"{name}({version})" if version else name
-            for ext, meta in conn.execute(
-                select(t.tasks.c.external_id, t.tasks.c.meta).where(
-                    t.tasks.c.source_id == self.source_id
-                )
-            ):
-                if (meta or {}).get("status") == "ok":
-                    self.known.tasks[int(ext)] = TaskRecord(
-                        task_id=int(ext), dataset_id=meta.get("openml_dataset_id")
-                    )
-            for ext, profile in conn.execute(
-                select(t.datasets.c.external_id, t.datasets.c.profile).where(
-                    t.datasets.c.source_id == self.source_id
-                )
-            ):
-                if (profile or {}).get("qualities_status") == "ok":
-                    self.catalog.datasets_ok.add(int(ext))
+        if self.state is None:
+            assert self.store is not None
+            with self.store.connect() as conn:
+                self.state = load_state(conn, self.source_id)
+        self.cursor = dict(self.state.cursor)
+        self.signatures = dict(self.state.signatures)
+        self.state.apply(self.known, self.catalog.datasets_ok)
+
+    def part(self, todo: list[RunEvidence]) -> list[RunEvidence]:
+        """The runs of this part: those earlier parts did not try, at most ``part_limit``
+        (and no more than the selection's limit leaves)."""
+        todo = [ev for ev in todo if str(ev.run_id) not in self.skip]
+        if self.c.selection.limit is not None:
+            todo = todo[: max(0, self.c.selection.limit - len(self.skip))]
+        if self.part_limit is not None and len(todo) > self.part_limit:
+            todo, self.more = todo[: self.part_limit], True
+        self.attempted = [str(ev.run_id) for ev in todo]
+        return todo
 
     def expand(self, selection: Selection) -> Selection:
         """Add the tasks, runs, datasets, flows and setups of the selected studies and suites."""
@@ -525,28 +599,35 @@ class _Pass:
                 and self.known.setups[ev.setup_id].flow_id == ev.flow_id
             )
         }
-        with self.store.begin() as conn:
-            task_ids, dataset_ids = self.catalog.flush(conn)
-            task_ids.update(
-                _stored_ids(conn, t.tasks, self.source_id, {a.task_id for a in changed})
-            )
-            dataset_ids.update(
-                _stored_ids(conn, t.datasets, self.source_id, {a.dataset_id for a in changed})
-            )
-            write_runs(conn, self.source_id, changed, task_ids, dataset_ids, known_params)
-            for a in changed:
-                self.signatures[str(a.run_id)] = a.signature
-            self.cursor["aliases"] = aliases
-            run_ids = [a.run_id for a in assembled]
-            if run_ids:
-                self.cursor["max_run_id"] = max([*run_ids, int(self.cursor.get("max_run_id") or 0)])
-            stamps = [a.upload_ms for a in assembled if a.upload_ms is not None]
-            if stamps:
-                self.cursor["max_upload_ms"] = max(
-                    [*stamps, int(self.cursor.get("max_upload_ms") or 0)]
+        self.advance(assembled, aliases)
+        if self.store is None:  # read apart on a worker: the caller writes
+            self.catalog.forget()
+        else:
+            with self.store.begin() as conn:
+                task_ids, dataset_ids = self.catalog.flush(conn)
+                task_ids.update(
+                    _stored_ids(conn, t.tasks, self.source_id, {a.task_id for a in changed})
                 )
-            TraceStore.write_cursor(conn, self.source_id, self.cursor)
+                dataset_ids.update(
+                    _stored_ids(conn, t.datasets, self.source_id, {a.dataset_id for a in changed})
+                )
+                write_runs(conn, self.source_id, changed, task_ids, dataset_ids, known_params)
+                TraceStore.write_cursor(conn, self.source_id, self.cursor)
+        for a in changed:
+            self.signatures[str(a.run_id)] = a.signature
         self.report.runs_written += len(changed)
+
+    def advance(self, assembled: list[Any], aliases: dict[str, Any]) -> None:
+        """Move the cursor past a batch (written with the batch's rows)."""
+        run_ids = [a.run_id for a in assembled]
+        if run_ids:
+            self.cursor["max_run_id"] = max([*run_ids, int(self.cursor.get("max_run_id") or 0)])
+        stamps = [a.upload_ms for a in assembled if a.upload_ms is not None]
+        if stamps:
+            self.cursor["max_upload_ms"] = max(
+                [*stamps, int(self.cursor.get("max_upload_ms") or 0)]
+            )
+        self.cursor["aliases"] = aliases
 
     def resolve_user_names(self, uploaders: Iterable[int]) -> None:
         wanted = sorted(
@@ -571,6 +652,41 @@ class _Pass:
                 "object the OpenML source does not have (placeholder kept; read again when needed)",
                 f"{what} ({reason})",
             )
+
+
+def load_state(conn: Connection, source_id: int) -> StoredState:
+    """What the store knows of an OpenML source before a pass reads anything."""
+    state = StoredState(cursor=TraceStore.read_cursor(conn, source_id))
+    state.signatures = dict(
+        conn.execute(
+            select(t.runs.c.external_id, t.runs.c.signature).where(t.runs.c.source_id == source_id)
+        ).all()
+    )
+    for ext, name, version, structure in conn.execute(
+        select(t.flows.c.external_id, t.flows.c.name, t.flows.c.version, t.flows.c.structure).where(
+            t.flows.c.source_id == source_id
+        )
+    ):
+        fid = int(ext)
+        if structure and "name" in structure:
+            state.flows[fid] = FlowRecord.from_structure(structure)
+        else:
+            state.flow_names[fid] = f"{name}({version})" if version else name
+    for ext, meta in conn.execute(
+        select(t.tasks.c.external_id, t.tasks.c.meta).where(t.tasks.c.source_id == source_id)
+    ):
+        if (meta or {}).get("status") == "ok":
+            state.tasks[int(ext)] = TaskRecord(
+                task_id=int(ext), dataset_id=meta.get("openml_dataset_id")
+            )
+    for ext, profile in conn.execute(
+        select(t.datasets.c.external_id, t.datasets.c.profile).where(
+            t.datasets.c.source_id == source_id
+        )
+    ):
+        if (profile or {}).get("qualities_status") == "ok":
+            state.datasets_ok.add(int(ext))
+    return state
 
 
 def _stored_ids(
