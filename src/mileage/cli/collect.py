@@ -255,5 +255,129 @@ def _print_metadata(report: MetadataReport, as_json: bool) -> None:
     emit(report.to_dict(), as_json, human)
 
 
+@handle_errors
+def collect_sources(
+    ctx: typer.Context,
+    mlflow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mlflow",
+            metavar="URI",
+            help="MLflow tracking URI (repeatable), as for collect mlflow.",
+        ),
+    ] = None,
+    openml_task: Annotated[
+        list[int] | None,
+        typer.Option("--openml-task", metavar="ID", help="OpenML task id (repeatable)."),
+    ] = None,
+    openml_suite: Annotated[
+        list[int] | None,
+        typer.Option("--openml-suite", metavar="ID", help="OpenML study or suite id (repeatable)."),
+    ] = None,
+    openml_run: Annotated[
+        list[int] | None,
+        typer.Option("--openml-run", metavar="ID", help="OpenML run id (repeatable)."),
+    ] = None,
+    openml_uploader: Annotated[
+        list[int] | None,
+        typer.Option("--openml-uploader", metavar="ID", help="OpenML user id (repeatable)."),
+    ] = None,
+    openml_server: Annotated[
+        str | None,
+        typer.Option("--openml-server", help="OpenML API URL (default: openml-python's)."),
+    ] = None,
+    metadata: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metadata",
+            metavar="NAME[=DIR]",
+            help=f"Published meta-data (repeatable): one of {', '.join(SOURCE_NAMES)}, with "
+            "=DIR for a folder of its files.",
+        ),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-read every run, not only new or changed ones.")
+    ] = False,
+    as_json: JsonOption = False,
+    output: OutputOption = None,
+) -> None:
+    """Collect many sources at once (MLflow, OpenML, meta-data): each is read by tasks on
+    the Dask cluster of MILEAGE_DASK_SCHEDULER, or else on local worker processes
+    (MILEAGE_DAEMON_PROCESSES, one per core by default), and this process writes every
+    part, so the store has one writer. Exits 1 when any source failed (the others are
+    written).
+
+    Example: mileage collect sources --mlflow ./mlruns --openml-task 31 --metadata lcdb
+    """
+    from mileage.collectors import ApartCollector, CollectReport, collect_apart
+    from mileage.collectors.metadata import MetadataCollector
+    from mileage.collectors.mlflow import MlflowCollector
+    from mileage.collectors.openml import OpenmlCollector, Selection
+    from mileage.platform.cluster import open_task_pool
+    from mileage.platform.errors import ConfigError
+
+    state = cli_state(ctx)
+    settings = state.settings()
+    collectors: list[ApartCollector] = [
+        MlflowCollector(uri, settings=settings, full=full) for uri in mlflow or ()
+    ]
+    selection = Selection(
+        tasks=tuple(openml_task or ()),
+        suites=tuple(openml_suite or ()),
+        runs=tuple(openml_run or ()),
+        uploaders=tuple(openml_uploader or ()),
+    )
+    if not selection.is_empty():
+        collectors.append(
+            OpenmlCollector(selection, server=openml_server, settings=settings, full=full)
+        )
+    for item in metadata or ():
+        name, _, folder = item.partition("=")
+        collectors.append(
+            MetadataCollector(name, Path(folder) if folder else None, settings=settings, full=full)
+        )
+    if not collectors:
+        raise ConfigError(
+            "no source given; name at least one with --mlflow, --openml-task (or another "
+            "--openml-* selection) or --metadata."
+        )
+    pool = open_task_pool(
+        settings.dask_scheduler,
+        processes=settings.daemon_processes,
+        what="collecting sources on Dask",
+    )
+    try:
+        with state.store() as store:
+            results = collect_apart(store, collectors, pool)
+    finally:
+        pool.close()
+    rows = [
+        {
+            "source": c.apart_key(),
+            **(
+                {"ok": True, **r.to_dict()}
+                if isinstance(r, CollectReport)
+                else {"ok": False, "error": f"{type(r).__name__}: {r}"}
+            ),
+        }
+        for c, r in zip(collectors, results, strict=True)
+    ]
+
+    def human() -> None:
+        for row in rows:
+            if row["ok"]:
+                typer.echo(
+                    f"{row['source']}: {row['runs_seen']} runs seen, {row['runs_written']} "
+                    f"written in {row['seconds']:.2f}s"
+                )
+            else:
+                typer.echo(f"{row['source']}: failed: {row['error']}", err=True)
+
+    emit({"where": pool.where, "sources": rows}, as_json, human)
+    if not all(row["ok"] for row in rows):
+        raise typer.Exit(1)
+
+
 collect_app.command("openml")(collect_openml)
 collect_app.command("metadata")(collect_metadata)
+collect_app.command("sources")(collect_sources)

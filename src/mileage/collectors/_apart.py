@@ -79,8 +79,9 @@ def read_part(collector: ApartCollector, inputs: Any) -> PartRead:
 
 
 def merge_reports(parts: Sequence[CollectReport]) -> CollectReport:
-    """One report for a pass written in parts: counts that add up are summed, warnings
-    joined, the rest taken from the last part."""
+    """One report for a pass written in parts: counts that add up are summed, runs
+    unchanged are those of the first part, warnings are joined, the rest is taken from the
+    last part."""
     if len(parts) == 1:
         return parts[0]
     last = parts[-1]
@@ -88,6 +89,7 @@ def merge_reports(parts: Sequence[CollectReport]) -> CollectReport:
     for name in _ADDED:
         if hasattr(out, name):
             setattr(out, name, sum(getattr(p, name) for p in parts))
+    out.runs_unchanged = parts[0].runs_unchanged  # unchanged when the pass began
     out.warnings = list(dict.fromkeys(line for p in parts for line in p.warnings))
     return out
 
