@@ -16,6 +16,7 @@ apart by the store itself (unique keys, upserts of unchanged rows write nothing 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from mileage.platform.store import TraceStore
 
 log = logging.getLogger(__name__)
 
+_POLL_SECONDS = 0.01
 #: Counts that add up over the parts of one pass (the rest are taken from the last part).
 _ADDED = (
     "runs_written",
@@ -157,10 +159,13 @@ def collect_apart(
             s.submit(store, pool)
         except Exception as exc:
             s.outcome = exc
-    while any(s.future is not None for s in sources):
-        for s in sources:
-            if s.future is not None:
-                s.write(store, pool)
+    # write each part as soon as it is read, whichever source it belongs to
+    while flying := [s for s in sources if s.future is not None]:
+        ready = [s for s in flying if s.future is not None and s.future.done()]
+        if not ready:
+            time.sleep(_POLL_SECONDS)
+        for s in ready:
+            s.write(store, pool)
     return [s.outcome if s.outcome is not None else ConfigError("not collected") for s in sources]
 
 

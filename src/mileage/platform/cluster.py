@@ -100,6 +100,10 @@ class TaskFuture(Protocol[T_co]):
         """Wait for the task; return or raise what it did."""
         ...
 
+    def done(self) -> bool:
+        """Whether the task ended (:meth:`result` will not wait, unless it runs it again)."""
+        ...
+
 
 class TaskPool(Protocol):
     """Where side-effect-free tasks run: worker processes here, or the workers of a cluster.
@@ -131,6 +135,9 @@ class _Resubmitting(Generic[T]):
     def __init__(self, pool: ProcessTaskPool, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
         self._pool, self._fn, self._args = pool, fn, args
         self._executor, self._future = pool._submit(fn, args)
+
+    def done(self) -> bool:
+        return self._future.done()
 
     def result(self) -> T:
         for attempt in range(1, self._pool.retries + 2):
