@@ -144,21 +144,25 @@ def test_two_callers_collecting_the_same_sources_at_once_write_each_row_once(
     expected: dict[str, Any],
 ) -> None:
     url = postgres.create_database()
-    TraceStore.open(url).close()  # migrated once, before the race
+    # two stores (engines) on one database, opened here: migrations run in one thread
+    callers = [TraceStore.open(url) for _ in range(2)]
     results: list[list[CollectReport | Exception]] = []
 
-    def caller() -> None:
-        with TraceStore.open(url) as own:
-            results.append(
-                collect_apart(own, _collectors(paths, openml_url), DaskTaskPool(dask_client))
-            )
+    def caller(own: TraceStore) -> None:
+        results.append(
+            collect_apart(own, _collectors(paths, openml_url), DaskTaskPool(dask_client))
+        )
 
-    threads = [threading.Thread(target=caller) for _ in range(2)]
+    threads = [threading.Thread(target=caller, args=(own,)) for own in callers]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
+    for own in callers:
+        own.close()
     assert len(results) == 2
+    for outcome in results:
+        _reports(outcome)  # neither caller failed on the other's rows
     with TraceStore.open(url) as shared:
         assert dump_store(shared) == expected  # unique keys held: no row twice, none lost
         again = collect_apart(shared, _collectors(paths, openml_url), DaskTaskPool(dask_client))
@@ -210,9 +214,11 @@ def test_a_source_named_twice_is_refused_before_anything_runs(
 def test_a_pass_written_in_parts_reports_the_sum_of_its_parts() -> None:
     parts = [
         CollectReport("s", "rest", runs_seen=90, runs_written=40, runs_unchanged=50, seconds=1.0),
-        CollectReport("s", "rest", runs_seen=90, runs_written=10, runs_unchanged=50, seconds=0.5),
+        CollectReport("s", "rest", runs_seen=90, runs_written=10, runs_unchanged=40, seconds=0.5),
     ]
-    parts[0].warnings, parts[1].warnings = ["a (1x, e.g. x)"], ["a (1x, e.g. x)", "b (2x, e.g. y)"]
+    parts[0].warnings = ["deleted run (2x, e.g. a1, b2)"]
+    parts[1].warnings = ["deleted run (3x, e.g. b2, c3, d4)", "NaN kept (1x, e.g. e5)"]
     merged = merge_reports(parts)
     assert (merged.runs_seen, merged.runs_written, merged.runs_unchanged) == (90, 50, 50)
-    assert merged.seconds == 1.5 and merged.warnings == ["a (1x, e.g. x)", "b (2x, e.g. y)"]
+    assert merged.seconds == 1.5
+    assert merged.warnings == ["NaN kept (1x, e.g. e5)", "deleted run (5x, e.g. a1, b2, c3)"]

@@ -16,8 +16,9 @@ apart by the store itself (unique keys, upserts of unchanged rows write nothing 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any, Protocol
 
@@ -92,8 +93,30 @@ def merge_reports(parts: Sequence[CollectReport]) -> CollectReport:
         if hasattr(out, name):
             setattr(out, name, sum(getattr(p, name) for p in parts))
     out.runs_unchanged = parts[0].runs_unchanged  # unchanged when the pass began
-    out.warnings = list(dict.fromkeys(line for p in parts for line in p.warnings))
+    out.warnings = merge_warning_lines(line for p in parts for line in p.warnings)
     return out
+
+
+_LINE = re.compile(r"^(?P<kind>.*) \((?P<n>\d+)x, e\.g\. (?P<examples>.*)\)$", re.DOTALL)
+
+
+def merge_warning_lines(lines: Iterable[str], max_examples: int = 3) -> list[str]:
+    """Grouped warning lines of several parts as one group per kind (counts added, up to
+    ``max_examples`` examples), sorted as :meth:`WarningLog.lines` sorts them."""
+    counts: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    for line in lines:
+        m = _LINE.match(line)
+        kind, n, shown = (m["kind"], int(m["n"]), m["examples"]) if m else (line, 0, "")
+        counts[kind] = counts.get(kind, 0) + n
+        seen = examples.setdefault(kind, [])
+        for example in shown.split(", ") if shown else ():
+            if example not in seen and len(seen) < max_examples:
+                seen.append(example)
+    return [
+        f"{kind} ({counts[kind]}x, e.g. {', '.join(examples[kind])})" if counts[kind] else kind
+        for kind in sorted(counts)
+    ]
 
 
 class _Source:
@@ -189,5 +212,6 @@ __all__ = [
     "collect_apart",
     "collect_one_apart",
     "merge_reports",
+    "merge_warning_lines",
     "read_part",
 ]

@@ -292,7 +292,8 @@ class OpenmlCollector:
             return self.source_uri
         if self.server is not None or self.cache_dir is None:
             return host_of(self.server or default_server())
-        return self.open_source().uri  # a cache folder alone: its host folder names it
+        with closing(self.open_source()) as source:  # a cache folder alone: its host names it
+            return source.uri
 
     def apart_key(self) -> str:
         """The source's identity: OpenML sources are told apart by host."""
