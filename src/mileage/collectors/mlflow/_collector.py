@@ -633,6 +633,10 @@ def _write_runs(
 
 
 def _write_registry(conn: Connection, source_id: int, snap: RegistrySnapshot, now_ms: int) -> int:
+    # Events are appended from a comparison with the stored registry: a second writer of the
+    # source (another process collecting it at once) waits here until this one commits, so
+    # it compares with what this one wrote and never appends the same event twice.
+    conn.execute(select(t.sources.c.id).where(t.sources.c.id == source_id).with_for_update())
     mv = t.model_versions
     stored = {
         (name, int(version)): stage
