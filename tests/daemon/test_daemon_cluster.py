@@ -179,6 +179,7 @@ def test_a_client_that_gave_up_on_its_scheduler_is_replaced(tmp_path: Path) -> N
         protocol="tcp://",
         host="127.0.0.1",
         dashboard_address=None,
+        scheduler_kwargs={"dashboard": False},
     ) as cluster:
         settings = Settings.load(home=tmp_path / "home", dask_scheduler=cluster.scheduler_address)
         store = TraceStore.open(f"sqlite:///{tmp_path / 'trace.db'}")
