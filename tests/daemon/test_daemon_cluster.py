@@ -165,3 +165,33 @@ def test_a_worker_killed_mid_check_gives_a_retried_task_and_the_same_store(
     finally:
         daemon.close()
         daemon.store.close()
+
+
+def test_a_client_that_gave_up_on_its_scheduler_is_replaced(tmp_path: Path) -> None:
+    """The scheduler was away long enough for the client to close: every later run used to fail
+    with 'Client is closed' until the daemon was restarted; now the next run connects again."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard": False},
+    ) as cluster:
+        settings = Settings.load(home=tmp_path / "home", dask_scheduler=cluster.scheduler_address)
+        store = TraceStore.open(f"sqlite:///{tmp_path / 'trace.db'}")
+        daemon = Daemon(settings, store, registry=CollectorRegistry())
+        try:
+            first = daemon.pool
+            assert isinstance(first, DaskTaskPool) and first.run(sum, [1, 2]) == 3
+            first.client.close()  # what the client does when the scheduler stays away
+            second = daemon.pool
+            assert isinstance(second, DaskTaskPool) and second is not first
+            assert second.client.status == "running"
+            assert second.run(sum, [3, 4]) == 7
+        finally:
+            daemon.close()
+            store.close()

@@ -87,3 +87,56 @@ def test_unreadable_batch_backs_off_then_stops_after_bounded_tries(
         _age_runs(sqlite_store, hours=24)
     assert "no longer retried" in messages[-1] and "--batch 2026-11-23" in messages[-1]
     assert MonitorRunner(sqlite_store, "cancer", home=tmp_path).run() == []
+
+
+def _corrupt_row_group(path: Path, good: Path, row_group: int) -> None:
+    """A copy of ``good`` whose one row group's page header is overwritten (bytes flipped on
+    disk), the others intact."""
+    import pyarrow.parquet as pq
+
+    column = pq.ParquetFile(good).metadata.row_group(row_group).column(1)
+    data = bytearray(good.read_bytes())
+    start = column.data_page_offset
+    data[start : start + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+
+
+def test_a_corrupt_row_group_in_a_large_batch_is_an_unreadable_batch_not_a_stuck_monitor(
+    sqlite_store: TraceStore, cancer, files: dict[str, Path], tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    held = cancer.held_out.drop(columns=["label"])
+    big = tmp_path / "big.parquet"
+    pd.concat([held] * 4, ignore_index=True).to_parquet(big, row_group_size=100)
+    _corrupt_row_group(files["batches"] / "2026-11-21.parquet", big, row_group=3)
+    create_monitor(sqlite_store, _config(files))
+    # checked in row groups (more rows than large_batch_rows): the bad group is met mid-check
+    runs = MonitorRunner(sqlite_store, "cancer", home=tmp_path, large_batch_rows=200).run()
+    by_batch = {r.batch_id: r for r in runs}
+    assert set(by_batch) == {"2026-11-20", "2026-11-21", "2026-11-22"}  # the next one ran too
+    (finding,) = by_batch["2026-11-21"].findings
+    assert finding.check == "read_batch"
+    assert (
+        "2026-11-21.parquet" in finding.message and "cannot be read as parquet" in finding.message
+    )
+    assert f"try 1 of {MAX_READ_TRIES}" in finding.message
+    assert not any(f.check == "read_batch" for f in by_batch["2026-11-22"].findings)
+
+
+def test_a_corrupt_row_group_checked_once_is_a_blocking_finding(
+    cancer, files: dict[str, Path], tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from mileage.monitors import check_once
+
+    big = tmp_path / "big.parquet"
+    held = cancer.held_out.drop(columns=["label"])
+    pd.concat([held] * 4, ignore_index=True).to_parquet(big, row_group_size=100)
+    bad = tmp_path / "bad.parquet"
+    _corrupt_row_group(bad, big, row_group=2)
+    report, _ = check_once(str(files["ref"]), str(bad), large_batch_rows=200)
+    (finding,) = report.findings
+    assert finding.check == "read_batch" and finding.severity.name == "BLOCKING"
+    assert "bad.parquet" in finding.message and "re-export it" in finding.message

@@ -49,3 +49,46 @@ def test_malformed_config_is_one_line(
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1 and "mileage.toml" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("foo://bar", "transport must be one of tcp"),
+        ("inproc://x", "transport must be one of tcp"),
+        ("tcp://[::1", "Invalid IPv6 URL"),
+        ("tcp://127.0.0.1:99999", "Port out of range"),
+        ("tcp://", "give HOST:PORT after tcp://"),
+        ("tcp://h:0", "give HOST:PORT after tcp://"),
+    ],
+)
+def test_a_dask_scheduler_address_that_cannot_work_is_refused_at_once(
+    address: str, why: str
+) -> None:
+    # before: a connect attempt of up to 40 s per job run, then a bare TimeoutError
+    with pytest.raises(ConfigError, match=r"dask_scheduler: .*must be a scheduler address") as info:
+        Settings.load(dask_scheduler=address)
+    assert why in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "address", ["local", "tcp://127.0.0.1:8786", "tls://[::1]:8786", "tcp://h"]
+)
+def test_scheduler_addresses_dask_accepts_still_load(address: str) -> None:
+    assert Settings.load(dask_scheduler=address).dask_scheduler == address
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "collect_interval_seconds",
+        "monitor_interval_seconds",
+        "metalearner_interval_seconds",
+        "alertmanager_push_interval_seconds",
+        "job_deadline_seconds",
+    ],
+)
+def test_a_job_interval_beyond_a_year_is_refused(field: str) -> None:
+    # before: accepted, then the daemon died on an overflowing timer or date
+    with pytest.raises(ConfigError, match=field):
+        Settings.load(**{field: 1e12})  # type: ignore[arg-type]

@@ -125,18 +125,22 @@ def alerts_ack(
     output: OutputOption = None,
 ) -> None:
     """Acknowledge an alert; with MILEAGE_ALERTMANAGER_URL set, silence its page there too."""
-    from mileage.monitors.alerts import PagerError, acknowledge_alert, silence_alert
+    from mileage.monitors.alerts import PagerError, acknowledge_alert, get_alert, silence_alert
 
     state = cli_state(ctx)
     who = _who(by)
     done = state.call(acknowledge_alert, alert_id, by=who)
-    text = (
-        f"alert {alert_id} acknowledged."
-        if done
-        else f"alert {alert_id} was not open; nothing done."
-    )
-    silence: str | None = None
+    status = "acknowledged" if done else state.call(get_alert, alert_id).status
     if done:
+        text = f"alert {alert_id} acknowledged."
+    elif status == "acknowledged":
+        # acking again makes sure its silence holds: Alertmanager was away at the first ack,
+        # or the silence lapsed after seven days
+        text = f"alert {alert_id} was already acknowledged."
+    else:
+        text = f"alert {alert_id} is {status}; nothing to acknowledge."
+    silence: str | None = None
+    if status == "acknowledged":
         try:
             silence = state.call(silence_alert, state.settings(), alert_id, by=who)
         except PagerError as exc:  # the ack holds in Mileage; say the page may go on
@@ -146,7 +150,7 @@ def alerts_ack(
                 err=True,
             )
     if silence:
-        text += f" Alertmanager silence {silence} created."
+        text += f" Alertmanager silence {silence} holds it."
     emit(
         {"alert": alert_id, "changed": done, "silence": silence},
         as_json,

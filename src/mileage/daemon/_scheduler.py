@@ -53,6 +53,9 @@ JOB_FUNC = "mileage.daemon:scheduled_run"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+#: States of a ``distributed.Client`` that will not run anything again.
+_CLIENT_GONE = frozenset({"closing", "closed", "failed"})
+
 #: The default deadline of a job is its interval, but never less than this: a job on a
 #: seconds-long cadence is not cut off while it does ordinary work.
 MIN_DEFAULT_DEADLINE_SECONDS = 60.0
@@ -156,6 +159,19 @@ class Daemon:
         default). Jobs of many pipelines and sources run there at once; their results come
         back here and the daemon alone writes them to the trace store."""
         with self._pool_lock:
+            client = getattr(self._pool, "client", None)
+            if self._owns_pool and client is not None and client.status in _CLIENT_GONE:
+                # the scheduler went away long enough for the client to give up: a closed
+                # client never reconnects, so the next run connects afresh
+                log.warning(
+                    "lost the Dask scheduler (%s, client %s); connecting again",
+                    self._pool.where if self._pool else "?",
+                    client.status,
+                )
+                with contextlib.suppress(Exception):
+                    assert self._pool is not None
+                    self._pool.close()
+                self._pool = None
             if self._pool is None:
                 self._pool = open_task_pool(
                     self.settings.dask_scheduler,
@@ -219,7 +235,7 @@ class Daemon:
                 daemon=True,
             )
             worker.start()
-            worker.join(deadline)
+            worker.join(min(deadline, threading.TIMEOUT_MAX))
             while worker.is_alive() and self._stop.is_set():  # shutting down: let it finish
                 worker.join(1.0)
             if outcome:

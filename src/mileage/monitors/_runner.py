@@ -374,7 +374,12 @@ class MonitorRunner:
         as_of: Any,
     ) -> BatchReport | None:
         started = utcnow()
-        large = self._check_large(source, batch_id, reference)
+        try:
+            large = self._check_large(source, batch_id, reference)
+        except _PartsUnreadableError as exc:
+            # a corrupt row group is an unreadable batch: counted, retried, then left alone,
+            # so one bad file does not stop the batches after it
+            return self._write(BatchOutcome(batch_id, started, None, read_error=str(exc)), model)
         if large is not None:
             return large if self._save(large, kind="check", started_at=started) else None
         task = BatchTask(
@@ -459,9 +464,15 @@ class MonitorRunner:
             "pipeline": self.config.name,
             "history": history,
         }
-        if self.client is not None:
-            return check_parquet_on_dask(self.client, path, **kwargs)
-        return check_parquet(path, **kwargs)
+        try:
+            if self.client is not None:
+                return check_parquet_on_dask(self.client, path, **kwargs)
+            return check_parquet(path, **kwargs)
+        except Exception as exc:
+            error = _unreadable_part(path, exc)
+            if error is None:
+                raise
+            raise _PartsUnreadableError(error) from None
 
     def _slo_state(self, report: BatchReport) -> None:
         """Record the pipeline's windowed SLO state, with this batch's figures in the window."""
@@ -491,6 +502,26 @@ class MonitorRunner:
         report.sort()
         self._slo_state(report)
         return report if self._save(report, kind="performance", started_at=started) else None
+
+
+class _PartsUnreadableError(Exception):
+    """A Parquet batch checked in row groups could not be read (the message says why)."""
+
+
+def _unreadable_part(path: Path, exc: Exception) -> str | None:
+    """The message of a Parquet batch that cannot be read in row groups (a corrupt row group,
+    a file cut short), or None for an error that is not about reading it."""
+    import pyarrow as pa
+
+    if not isinstance(exc, OSError | pa.ArrowException | DataError):
+        return None
+    if isinstance(exc, DataError):
+        return str(exc)
+    return (
+        f"batch file {str(path)!r} cannot be read as parquet: {type(exc).__name__}: "
+        f"{' '.join(str(exc).split())[:300]}; check that the file is complete and written in "
+        "that format (re-export it, e.g. with DataFrame.to_parquet)."
+    )
 
 
 def _large_file(uri: str, large_batch_rows: int | None, client: Any) -> Path | None:
@@ -560,10 +591,17 @@ def check_once(
             "config": config,
             "batch_id": batch_id,
         }
-        if client is not None:
-            report = check_parquet_on_dask(client, large, **kwargs)
-        else:
-            report = check_parquet(large, **kwargs)
+        try:
+            if client is not None:
+                report = check_parquet_on_dask(client, large, **kwargs)
+            else:
+                report = check_parquet(large, **kwargs)
+        except Exception as exc:
+            error = _unreadable_part(large, exc)
+            if error is None:
+                raise
+            steps.finish()
+            return _unreadable(None, batch_id, DataError(error)), suite
         steps.finish()
         return report, suite
     steps.start(f"reading batch {batch_id}")

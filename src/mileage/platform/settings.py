@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import urllib.parse
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -63,6 +64,13 @@ RUNBOOKS_PATH = "/runbooks"
 #: serves docs/runbooks.md (the anchors are the same).
 DEFAULT_RUNBOOK_URL = f"http://127.0.0.1:9464{RUNBOOKS_PATH}"
 _ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
+#: Bounds of a job interval (and the longest deadline): shorter than a tenth of a second spins
+#: the scheduler; longer than a year is no schedule (timers and dates overflow far beyond it).
+MIN_INTERVAL_SECONDS = 0.1
+MAX_INTERVAL_SECONDS = 365 * 86400.0
+#: Transports a Dask client can reach a scheduler over (``inproc`` exists only inside one
+#: process).
+_DASK_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss")
 
 
 def daemon_runbook_url(host: str, port: int) -> str:
@@ -179,20 +187,28 @@ class Settings(BaseSettings):
     daemon_http_threads: int = Field(default=8, ge=1, le=256)
     daemon_http_timeout_seconds: float = Field(default=10.0, gt=0)
     metrics_refresh_seconds: float = Field(default=10.0, gt=0)
-    collect_interval_seconds: float = Field(default=300.0, gt=0)
-    metalearner_interval_seconds: float = Field(default=86400.0, gt=0)
+    collect_interval_seconds: float = Field(
+        default=300.0, ge=MIN_INTERVAL_SECONDS, le=MAX_INTERVAL_SECONDS
+    )
+    metalearner_interval_seconds: float = Field(
+        default=86400.0, ge=MIN_INTERVAL_SECONDS, le=MAX_INTERVAL_SECONDS
+    )
     job_retries: int = Field(default=3, ge=1, le=20)
-    job_deadline_seconds: float = Field(default=0.0, ge=0)
+    job_deadline_seconds: float = Field(default=0.0, ge=0, le=MAX_INTERVAL_SECONDS)
     job_backoff_seconds: float = Field(default=5.0, ge=0)
     misfire_grace_seconds: float = Field(default=3600.0, gt=0)
-    monitor_interval_seconds: float = Field(default=86400.0, gt=0)
+    monitor_interval_seconds: float = Field(
+        default=86400.0, ge=MIN_INTERVAL_SECONDS, le=MAX_INTERVAL_SECONDS
+    )
     routers: list[str] = Field(default_factory=lambda: ["mlflow", "webhook"])
     webhook_url: SecretStr | None = None
     route_retries: int = Field(default=3, ge=1, le=20)
     route_backoff_seconds: float = Field(default=1.0, ge=0)
     route_max_attempts: int = Field(default=12, ge=1, le=1000)
     alertmanager_url: str = ""
-    alertmanager_push_interval_seconds: float = Field(default=60.0, gt=0)
+    alertmanager_push_interval_seconds: float = Field(
+        default=60.0, ge=MIN_INTERVAL_SECONDS, le=MAX_INTERVAL_SECONDS
+    )
     runbook_url: str = ""
     public_url: str = ""
     dask_scheduler: str = ""
@@ -210,11 +226,24 @@ class Settings(BaseSettings):
     @classmethod
     def _check_scheduler(cls, value: str) -> str:
         value = value.strip()
-        if value and value != "local" and "://" not in value:
-            raise ValueError(
-                "must be a scheduler address such as tcp://127.0.0.1:8786, or 'local' for a "
-                f"LocalCluster on this machine, got {value!r}"
-            )
+        if not value or value == "local":
+            return value
+        hint = (
+            "must be a scheduler address such as tcp://127.0.0.1:8786, or 'local' for a "
+            f"LocalCluster on this machine, got {value!r}"
+        )
+        scheme, sep, rest = value.partition("://")
+        if not sep:
+            raise ValueError(hint)
+        if scheme.lower() not in _DASK_SCHEMES:
+            raise ValueError(f"{hint}: the transport must be one of {', '.join(_DASK_SCHEMES)}")
+        try:
+            parts = urllib.parse.urlsplit(f"//{rest}")
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"{hint}: {exc}") from None
+        if not parts.hostname or (parts.path not in ("", "/")) or (port is not None and port < 1):
+            raise ValueError(f"{hint}: give HOST:PORT after {scheme}://")
         return value
 
     @field_validator("webhook_url")

@@ -275,3 +275,44 @@ def test_with_nothing_to_push_an_unreachable_alertmanager_is_still_found(
     away = _settings(tmp_path, f"http://127.0.0.1:{free_port()}")
     with pytest.raises(PagerError, match=r"is unreachable"):
         push_alerts(sqlite_store, away)
+
+
+def test_acking_again_after_an_outage_silences_once(
+    broken: TraceStore,
+    alertmanager: AlertmanagerServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ack's warning says 'ack again once it is reachable': that second ack must create
+    the silence (it used to answer 'not open; nothing done'), and a third must not add one."""
+    from typer.testing import CliRunner
+
+    from mileage.cli import app
+
+    (page,) = [a for a in list_alerts(broken) if a.level == "page"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MILEAGE_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+
+    def ack(url: str) -> Any:
+        monkeypatch.setenv("MILEAGE_ALERTMANAGER_URL", url)
+        return runner.invoke(
+            app, ["--db-url", broken.url, "alerts", "ack", str(page.id), "--by", "ana", "--json"]
+        )
+
+    away = ack(f"http://127.0.0.1:{free_port()}")
+    assert away.exit_code == 0 and "ack again once it is reachable" in away.stderr
+    assert json.loads(away.stdout) == {"alert": page.id, "changed": True, "silence": None}
+
+    again = ack(alertmanager.url)
+    assert again.exit_code == 0, again.output
+    first = json.loads(again.stdout)
+    assert first["changed"] is False and first["silence"]
+    third = json.loads(ack(alertmanager.url).stdout)
+    assert third["silence"] == first["silence"]  # the silence that holds, not a second one
+    live = [s for s in alertmanager.silences() if s["status"]["state"] != "expired"]
+    assert [s["id"] for s in live] == [first["silence"]]
+
+    assert resolve_alert(broken, page.id, by="ana")
+    resolved = ack(alertmanager.url)  # resolved: nothing to ack, no silence made
+    assert json.loads(resolved.stdout) == {"alert": page.id, "changed": False, "silence": None}

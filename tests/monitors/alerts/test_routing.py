@@ -526,3 +526,21 @@ def test_default_webhook_as_env_reference_delivers_and_never_shows_the_url(
     with pytest.raises(ConfigError, match="value not shown") as bad:
         Settings.load(config_file=toml, webhook_url="hooks.example.com/T0-secret-token")
     assert "T0-secret-token" not in str(bad.value)
+
+
+@pytest.mark.parametrize("value", ["T0-secret-token", "file:///etc/passwd", "ftp://h/x"])
+def test_a_webhook_variable_holding_no_http_url_fails_at_once_and_unshown(
+    sqlite_store: TraceStore, cancer, tmp_path: Path, monkeypatch, caplog, value: str
+) -> None:
+    """``env:HOOK`` holding a pasted token or a file:// URL: failed at once (no retries, no
+    pauses), named by its variable, the value shown nowhere, no file opened."""
+    settings = _settings(tmp_path, webhook_url="env:TEAM_HOOK")
+    _synthetic_alert(sqlite_store, cancer, tmp_path)
+    monkeypatch.setenv("TEAM_HOOK", value)
+    caplog.set_level(logging.DEBUG)
+    respond(sqlite_store, "cancer", settings=settings, routers=[WebhookRouter(settings)])
+    (s,) = list_suggestions(sqlite_store)
+    (failed,) = [d for d in get_suggestion(sqlite_store, s.id).deliveries if d.router == "webhook"]
+    assert failed.status == "failed" and failed.attempts == 1
+    assert failed.last_error is not None and "$TEAM_HOOK is not an http(s) URL" in failed.last_error
+    assert value not in caplog.text and value not in failed.last_error

@@ -165,3 +165,19 @@ def test_the_cadence_command_reads_the_stored_history(
     assert data["floor_seconds"] == 30 * HOUR and data["cadence_seconds"] >= 30 * HOUR
     human = CliRunner().invoke(app, argv)
     assert "per day of model age" in human.output and "recommended cadence: every" in human.output
+
+
+@pytest.mark.parametrize("text", ["0.001s", "0.5", "1000000d", "99999999999d", "53w"])
+def test_a_cadence_outside_a_second_to_a_year_is_refused(text: str) -> None:
+    from mileage.monitors import cadence_seconds
+    from mileage.platform.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"between 1s and 365d"):
+        cadence_seconds(text)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("1s", 1.0), ("1", 1.0), ("365d", 31_536_000.0)])
+def test_the_bounds_themselves_are_cadences(text: str, seconds: float) -> None:
+    from mileage.monitors import cadence_seconds
+
+    assert cadence_seconds(text) == seconds

@@ -57,3 +57,26 @@ def test_folder_batches_and_unreadable_files(cancer, tmp_path: Path) -> None:
     cancer.held_out[["id", "label"]].head(5).to_csv(labels / "day1.csv", index=False)
     cancer.held_out[["id", "label"]].iloc[5:9].to_csv(labels / "day2.csv", index=False)
     assert len(read_labels(str(labels))) == 9
+
+
+def test_a_pipe_among_the_batches_is_not_a_batch_and_never_blocks(cancer, tmp_path: Path) -> None:
+    import os
+
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    cancer.held_out.iloc[:50].to_parquet(batches / "2026-11-20.parquet")
+    os.mkfifo(batches / "2026-11-21.parquet")  # opening it would wait for a writer for ever
+    source = BatchSource(str(batches))
+    assert source.ids() == ["2026-11-20"]
+    assert len(source.read("2026-11-20")) == 50
+    with pytest.raises(DataError, match=r"not a regular file \(a pipe"):
+        read_frame(str(batches / "2026-11-21.parquet"), what="reference")
+
+
+def test_a_batch_folder_replaced_by_a_pipe_is_a_clear_error(tmp_path: Path) -> None:
+    import os
+
+    batches = tmp_path / "batches"
+    os.mkfifo(batches)
+    with pytest.raises(DataError, match=r"batches' is neither a folder .* point --batches"):
+        BatchSource(str(batches)).ids()

@@ -22,6 +22,7 @@ errors quote no response bodies.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import urllib.error
@@ -90,26 +91,50 @@ class AlertmanagerClient:
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body, default=str).encode()
-        request = urllib.request.Request(
-            f"{self.url}/api/v2{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json", "User-Agent": "mileage"},
-        )
         try:
+            request = urllib.request.Request(
+                f"{self.url}/api/v2{path}",
+                data=data,
+                method=method,
+                headers={"Content-Type": "application/json", "User-Agent": "mileage"},
+            )
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
             raise PagerError(
                 f"Alertmanager at {self.url} answered HTTP {exc.code} to {method} {path}"
             ) from None
-        except (urllib.error.URLError, OSError) as exc:
+        except http.client.HTTPException as exc:  # something answered, but not in HTTP
+            raise PagerError(
+                f"Alertmanager at {self.url} did not answer {method} {path} in HTTP "
+                f"({type(exc).__name__}); check that MILEAGE_ALERTMANAGER_URL is Alertmanager's "
+                "HTTP address (http://HOST:9093), not another service's port"
+            ) from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: not a URL
             reason = getattr(exc, "reason", exc)
             raise PagerError(
                 f"Alertmanager at {self.url} is unreachable ({type(reason).__name__}: {reason}); "
                 "check MILEAGE_ALERTMANAGER_URL and that Alertmanager runs"
             ) from None
-        return json.loads(raw) if raw.strip() else None
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:  # a proxy's login page, a wrong port: no body is quoted
+            raise PagerError(
+                f"Alertmanager at {self.url} answered {method} {path} with something that is "
+                f"not JSON ({len(raw)} bytes); check that MILEAGE_ALERTMANAGER_URL is "
+                "Alertmanager itself (its API v2 is under /api/v2), not a proxy or another service"
+            ) from None
+
+    def _expect(self, value: Any, kind: type, method: str, path: str) -> Any:
+        if value is not None and not isinstance(value, kind):
+            raise PagerError(
+                f"Alertmanager at {self.url} answered {method} {path} with a JSON "
+                f"{type(value).__name__} where its API v2 gives a {kind.__name__}; check that "
+                "MILEAGE_ALERTMANAGER_URL is Alertmanager itself (API v2), not another service"
+            )
+        return value
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
         """``POST /api/v2/alerts`` (creates, refreshes or resolves by label set)."""
@@ -123,7 +148,9 @@ class AlertmanagerClient:
     def silences(self, matchers: Iterable[str] = ()) -> list[dict[str, Any]]:
         """Silences, optionally filtered by matchers such as ``mileage_alert_id="3"``."""
         query = urllib.parse.urlencode([("filter", m) for m in matchers])
-        return list(self._call("GET", "/silences" + (f"?{query}" if query else "")) or [])
+        path = "/silences" + (f"?{query}" if query else "")
+        found = self._expect(self._call("GET", path), list, "GET", "/silences") or []
+        return [s for s in found if isinstance(s, dict)]
 
     def create_silence(
         self, matchers: dict[str, str], *, ends_at: datetime, by: str, comment: str
@@ -139,7 +166,14 @@ class AlertmanagerClient:
             "createdBy": by,
             "comment": comment,
         }
-        return str((self._call("POST", "/silences", body) or {}).get("silenceID", ""))
+        answer = self._expect(self._call("POST", "/silences", body), dict, "POST", "/silences")
+        silence = str((answer or {}).get("silenceID") or "")
+        if not silence:
+            raise PagerError(
+                f"Alertmanager at {self.url} created no silence (its answer to POST /silences "
+                "has no silenceID); check that MILEAGE_ALERTMANAGER_URL is Alertmanager itself"
+            )
+        return silence
 
     def expire_silence(self, silence_id: str) -> None:
         """``DELETE /api/v2/silence/{id}``."""
@@ -301,21 +335,29 @@ def push_alerts(
     return report
 
 
-def _expire(client: AlertmanagerClient, alert_ids: list[int]) -> int:
-    wanted = {str(i) for i in alert_ids}
-    n = 0
+def _silences_of(client: AlertmanagerClient, wanted: set[str]) -> list[dict[str, Any]]:
+    """The silences not yet expired that match ``mileage_alert_id`` equal to one of ``wanted``."""
+    out = []
     for silence in client.silences():
-        if silence.get("status", {}).get("state") == "expired":
+        status = silence.get("status")
+        if isinstance(status, dict) and status.get("state") == "expired":
             continue
+        matchers = silence.get("matchers")
         ids = {
             m.get("value")
-            for m in silence.get("matchers", [])
-            if m.get("name") == "mileage_alert_id" and not m.get("isRegex")
+            for m in (matchers if isinstance(matchers, list) else [])
+            if isinstance(m, dict) and m.get("name") == "mileage_alert_id" and not m.get("isRegex")
         }
-        if ids & wanted:
-            client.expire_silence(str(silence["id"]))
-            n += 1
-    return n
+        if ids & wanted and silence.get("id"):
+            out.append(silence)
+    return out
+
+
+def _expire(client: AlertmanagerClient, alert_ids: list[int]) -> int:
+    silences = _silences_of(client, {str(i) for i in alert_ids})
+    for silence in silences:
+        client.expire_silence(str(silence["id"]))
+    return len(silences)
 
 
 def silence_alert(
@@ -329,6 +371,9 @@ def silence_alert(
     """Silence one alert in Alertmanager (after ``mileage alerts ack``); returns the silence id,
     or None when no Alertmanager is configured.
 
+    A silence of this alert that still holds is kept and its id returned, so acking again
+    (after Alertmanager was away, or after the silence lapsed) makes exactly one.
+
     Raises:
         PagerError: Alertmanager is unreachable.
     """
@@ -340,6 +385,9 @@ def silence_alert(
         row = conn.execute(
             select(t.alerts.c.pipeline, t.alerts.c.kind).where(t.alerts.c.id == alert_id)
         ).one()
+    holding = _silences_of(client, {str(alert_id)})
+    if holding:
+        return str(holding[0]["id"])
     return client.create_silence(
         {
             "alertname": alert_name(str(row.kind))[0],

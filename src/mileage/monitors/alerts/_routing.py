@@ -30,6 +30,7 @@ import re
 import shlex
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable
@@ -264,6 +265,15 @@ class WebhookRouter:
             )
         if not url:
             return "skipped"
+        if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https") or not (
+            urllib.parse.urlsplit(url).netloc
+        ):
+            # no retry can help, and the value (maybe a token pasted in the wrong place) is
+            # never shown; urllib would also open file:// and ftp:// URLs
+            raise RouterConfigError(
+                f"webhook of pipeline {message.config.name!r}: the URL from {source} is not an "
+                "http(s) URL (value not shown); set it to the webhook's https:// URL"
+            )
         body = json.dumps(slack_payload(message), default=str).encode()
         request = urllib.request.Request(
             url,

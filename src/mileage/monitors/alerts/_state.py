@@ -234,11 +234,13 @@ def acknowledge_alert(
         return False
     now = clock()
     with store.begin() as conn:
-        conn.execute(
+        changed = conn.execute(
             update(t.alerts)
-            .where(t.alerts.c.id == alert_id)
+            .where(t.alerts.c.id == alert_id, t.alerts.c.status == "open")
             .values(status="acknowledged", acknowledged_at=now, acknowledged_by=by, updated_at=now)
-        )
+        ).rowcount
+        if not changed:  # acknowledged or resolved meanwhile (two people acked at once)
+            return False
         record_event(conn, alert_id, "acknowledged", alert.level, by, {}, now)
     return True
 
@@ -253,11 +255,13 @@ def unacknowledge_alert(
         return False
     now = clock()
     with store.begin() as conn:
-        conn.execute(
+        changed = conn.execute(
             update(t.alerts)
             .where(t.alerts.c.id == alert_id, t.alerts.c.status == "acknowledged")
             .values(status="open", acknowledged_at=None, acknowledged_by=None, updated_at=now)
-        )
+        ).rowcount
+        if not changed:  # taken back or resolved meanwhile
+            return False
         record_event(conn, alert_id, "unacknowledged", alert.level, by, {}, now)
     return True
 

@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 ROLLBACK_POLICIES = ("manual", "auto")
 _CADENCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+#: Bounds of a monitor's cadence: a shorter one spins the scheduler, and a longer one is no
+#: schedule (timers and dates overflow far beyond it).
+MIN_CADENCE_SECONDS = 1.0
+MAX_CADENCE_SECONDS = 365 * 86400.0
 
 
 def cadence_seconds(text: str | None) -> float | None:
@@ -57,7 +61,14 @@ def cadence_seconds(text: str | None) -> float | None:
         raise ConfigError(
             f"cadence {text!r} is not a positive duration; use e.g. 30m, 6h, 1d, 1w or seconds."
         )
-    return float(m[1]) * _UNIT_SECONDS[m[2]]
+    seconds = float(m[1]) * _UNIT_SECONDS[m[2]]
+    if not MIN_CADENCE_SECONDS <= seconds <= MAX_CADENCE_SECONDS:
+        raise ConfigError(
+            f"cadence {text!r} is {seconds:g} s; the daemon runs a monitor at most once a second "
+            "and at least once a year (365d): use a duration between 1s and 365d, e.g. 30m, "
+            "6h, 1d, 1w."
+        )
+    return seconds
 
 
 @dataclass

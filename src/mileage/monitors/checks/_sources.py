@@ -157,6 +157,11 @@ def read_file(path: Path, *, what: str = "data") -> pd.DataFrame:
         raise DataError(
             f"{what} {str(path)!r} is a folder; give one file here (folders hold batches)."
         )
+    if not path.is_file():  # a FIFO or a device would block the read for ever
+        raise DataError(
+            f"{what} {str(path)!r} is not a regular file (a pipe, socket or device); "
+            "give a data file."
+        )
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
@@ -236,6 +241,14 @@ class BatchNotFoundError(DataError, LookupError):
     """A batch id that the batch source does not hold (a typo, most likely)."""
 
 
+def _batch_file(path: Path) -> bool:
+    """Not a pipe, socket or device (a folder is kept: reading it reports the mistake)."""
+    try:
+        return path.is_file() or path.is_dir()
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class BatchSource:
     """Scoring batches: a folder of files (one per batch) or a SQL table with a batch column.
@@ -253,13 +266,27 @@ class BatchSource:
         path = Path(self.uri).expanduser()
         if not path.exists():
             raise DataError(f"batch source {self.uri!r} does not exist; check --batches.")
+        if not path.is_dir() and not path.is_file():
+            raise DataError(
+                f"batch source {self.uri!r} is neither a folder of batch files nor a file (a "
+                "pipe, socket or device); point --batches at the folder the batches land in."
+            )
         return path
 
     def _files(self) -> dict[str, Path]:
         path = self._folder()
         if path.is_file():
             return {path.stem: path}
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in FILE_SUFFIXES)
+        try:
+            entries = list(path.iterdir())
+        except OSError as exc:  # replaced or made unreadable while the daemon runs
+            raise DataError(
+                f"batch source {self.uri!r} cannot be listed ({type(exc).__name__}: "
+                f"{exc.strerror or exc}); check --batches and its permissions."
+            ) from None
+        # only regular files (or links to them) are batches: opening a FIFO would block the
+        # check for ever, and a half-made entry is no batch yet
+        files = sorted(p for p in entries if p.suffix.lower() in FILE_SUFFIXES and _batch_file(p))
         return {p.stem: p for p in files}
 
     def ids(self) -> list[str]:
