@@ -63,20 +63,25 @@ class _Health:
         return 200, {"status": "ok", "scheduler": "running"}
 
 
-@pytest.fixture
-def exporter(tmp_path: Path) -> Iterator[tuple[ExporterProcess, _Health]]:
-    health = _Health()
+def _start(home: Path, health: Any, stale_seconds: float) -> ExporterProcess:
     process = ExporterProcess(
-        tmp_path / "home",
+        home,
         health,
         Counter("restarts", "Restarts.", registry=CollectorRegistry()),
         threads=2,
         timeout=1.0,
-        stale_seconds=1.5,
+        stale_seconds=stale_seconds,
     )
     process.prepare()
     process.publish(b"up 1\n", b"", time.time())
     process.start("127.0.0.1", 0, b"<html>runbooks</html>")
+    return process
+
+
+@pytest.fixture
+def exporter(tmp_path: Path) -> Iterator[tuple[ExporterProcess, _Health]]:
+    health = _Health()
+    process = _start(tmp_path / "home", health, stale_seconds=60.0)
     try:
         yield process, health
     finally:
@@ -85,18 +90,22 @@ def exporter(tmp_path: Path) -> Iterator[tuple[ExporterProcess, _Health]]:
 
 
 def test_the_exporter_dies_when_the_daemon_is_killed(tmp_path: Path) -> None:
+    # What Daemon.serve_http runs, without a trace store to open (quicker to start).
     script = textwrap.dedent(
         f"""
-        import sys, time
-        from prometheus_client import CollectorRegistry
-        from mileage.daemon import Daemon
-        from mileage.platform.settings import Settings
-        from mileage.platform.store import TraceStore
-        store = TraceStore.open("sqlite:///{tmp_path / "trace.db"}")
-        daemon = Daemon(Settings.load(home="{tmp_path / "home"}"), store,
-                        registry=CollectorRegistry(), providers=[])
-        host, port = daemon.serve_http("127.0.0.1", 0)
-        print(port, daemon._http.process.pid, flush=True)
+        import time
+        from prometheus_client import CollectorRegistry, Counter
+        from mileage.daemon._http import ExporterProcess
+        exporter = ExporterProcess(
+            __import__("pathlib").Path("{tmp_path / "home"}"),
+            lambda: (200, {{"status": "ok"}}),
+            Counter("restarts", "Restarts.", registry=CollectorRegistry()),
+            threads=2, timeout=1.0, stale_seconds=60.0,
+        )
+        exporter.prepare()
+        exporter.publish(b"up 1\\n", b"", time.time())
+        host, port = exporter.start("127.0.0.1", 0, b"")
+        print(port, exporter.process.pid, flush=True)
         time.sleep(60)
         """
     )
@@ -122,20 +131,23 @@ def test_the_exporter_dies_when_the_daemon_is_killed(tmp_path: Path) -> None:
 
 
 def test_a_hung_daemon_turns_healthz_and_metrics_to_503_until_it_reports_again(
-    exporter: tuple[ExporterProcess, _Health],
+    tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    process, health = exporter
+    health = _Health()
+    process = _start(tmp_path / "home", health, stale_seconds=2.0)
+    request.addfinalizer(lambda: (health.free.set(), process.stop()))
     assert process.address is not None
     port = process.address[1]
+    process.publish(b"up 1\n", b"", time.time())
+    assert _get(port, "/metrics") == (200, b"up 1\n")
     code, body = _get(port, "/healthz")
     assert code == 200 and json.loads(body)["status"] == "ok"
-    assert _get(port, "/metrics") == (200, b"up 1\n")
-    assert json.loads(_get(port, "/healthz")[1])["prometheus"]["last_scrape_seconds_ago"] < 5
+    assert json.loads(body)["prometheus"]["last_scrape_seconds_ago"] < 5
 
     health.free.clear()  # the daemon stops reporting (and rendering)
     _until(lambda: _get(port, "/healthz")[0] == 503, 5.0, "/healthz turning 503")
     body = json.loads(_get(port, "/healthz")[1])
-    assert body["status"] == "stale" and "bound 1.5 s" in body["stale"]
+    assert body["status"] == "stale" and "bound 2 s" in body["stale"]
     code, text = _get(port, "/metrics")
     assert code == 503 and (b"not refreshing" in text or b"hung" in text)
 
