@@ -57,6 +57,35 @@ MIN_REFRESH_GAP_SECONDS = 1.0
 RENDER_GAP_FACTOR = 10.0
 
 
+_LIBC: Any = None
+
+
+def trim_heap() -> bool:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``); False where
+    that is not available.
+
+    A rendering allocates megabytes of short-lived strings, and job runs (pandas frames,
+    SQLite rows) do so on a new thread each; glibc keeps what they free in its per-thread
+    arenas, so the daemon's resident memory crept up slot after slot although its Python
+    heap stayed flat (``tracemalloc``, see docs/benchmarks.md). Called after each rendering;
+    the call releases the interpreter while it runs.
+    """
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = False
+        if sys.platform.startswith("linux"):
+            import ctypes
+            import ctypes.util
+
+            with contextlib.suppress(OSError, AttributeError):
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                _LIBC = libc.malloc_trim
+    if not _LIBC:
+        return False
+    _LIBC(0)
+    return True
+
+
 class MetricsSnapshot:
     """The ``/metrics`` body, rendered off the request path.
 
@@ -156,6 +185,7 @@ class MetricsSnapshot:
                 return
             self._wake.clear()
             self.refresh()
+            trim_heap()
             self._stop.wait(self.gap_seconds())
 
     def gap_seconds(self) -> float:
