@@ -135,7 +135,8 @@ def test_a_hung_daemon_turns_healthz_and_metrics_to_503_until_it_reports_again(
 ) -> None:
     health = _Health()
     process = _start(tmp_path / "home", health, stale_seconds=2.0)
-    request.addfinalizer(lambda: (health.free.set(), process.stop()))
+    request.addfinalizer(process.stop)
+    request.addfinalizer(health.free.set)  # finalizers run last in, first out
     assert process.address is not None
     port = process.address[1]
     process.publish(b"up 1\n", b"", time.time())
