@@ -23,7 +23,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from mileage.daemon._exporter import HEALTH_FILE, METRICS_FILE, Exporter
-from mileage.daemon._http import ExporterProcess
+from mileage.daemon._http import ExporterProcess, remove_orphans
 from mileage.platform.errors import ConfigError
 
 
@@ -95,7 +95,7 @@ def test_the_exporter_dies_when_the_daemon_is_killed(tmp_path: Path) -> None:
         f"""
         import time
         from prometheus_client import CollectorRegistry, Counter
-        from mileage.daemon._http import ExporterProcess
+        from mileage.daemon._http import ExporterProcess, remove_orphans
         exporter = ExporterProcess(
             __import__("pathlib").Path("{tmp_path / "home"}"),
             lambda: (200, {{"status": "ok"}}),
@@ -128,6 +128,9 @@ def test_the_exporter_dies_when_the_daemon_is_killed(tmp_path: Path) -> None:
     finally:
         daemon.kill()
         daemon.wait()
+    # The killed daemon could not remove its hand-over directory; the next one does.
+    (left,) = (tmp_path / "home").glob("exporter-*")
+    assert remove_orphans(tmp_path / "home") == [left] and not left.exists()
 
 
 def test_a_hung_daemon_turns_healthz_and_metrics_to_503_until_it_reports_again(

@@ -212,6 +212,27 @@ def stale_bound(refresh_seconds: float) -> float:
     return max(120.0, 12.0 * refresh_seconds)
 
 
+#: The pid of the daemon that made a hand-over directory.
+OWNER_FILE = "daemon.pid"
+
+
+def remove_orphans(home: Path) -> list[Path]:
+    """Remove the hand-over directories in ``home`` whose daemon no longer runs (one killed
+    with SIGKILL could not remove its own); returns them. A directory whose owner cannot be
+    told is left alone."""
+    removed = []
+    for directory in home.glob("exporter-*"):
+        try:
+            pid = int((directory / OWNER_FILE).read_text())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(directory, ignore_errors=True)
+            removed.append(directory)
+        except (OSError, ValueError):  # no owner file yet, or not ours to signal
+            continue
+    return removed
+
+
 class ExporterProcess:
     """Runs and supervises the exporter process, and hands it the daemon's bytes.
 
@@ -290,10 +311,13 @@ class ExporterProcess:
     # -- the process -----------------------------------------------------------------------
 
     def prepare(self) -> Path:
-        """Make the hand-over directory (0700, in ``home``) if it is not made yet."""
+        """Make the hand-over directory (0700, in ``home``) if it is not made yet, and remove
+        those that daemons killed before they could remove their own left behind."""
         if self.directory is None:
             self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            remove_orphans(self.home)
             self.directory = Path(tempfile.mkdtemp(prefix="exporter-", dir=self.home))
+            self._write(OWNER_FILE, str(os.getpid()).encode())
         return self.directory
 
     def start(self, host: str, port: int, runbooks: bytes) -> tuple[str, int]:
