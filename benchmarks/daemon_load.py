@@ -40,9 +40,10 @@ slot after it):
 * CPU: process CPU time per slot and CPU% of one core, sampled every second (the process also
   runs the batch feeder; the CPU spent producing ``/metrics`` is measured
   inside the registry and reported apart); RSS at the start, middle and end of the steady
-  state, with its fitted slope;
+  state, with its fitted slope (the daemon's process; the exporter process that serves
+  ``/metrics`` is reported apart, at the start and end);
 * ``/metrics``: scraped over HTTP every 5 real seconds from a separate process, as Prometheus
-  does (``serve_http`` on 127.0.0.1; three
+  does (``serve_http`` on 127.0.0.1, which starts the exporter process; three
   times a 15-second Prometheus scrape interval): p50/p95/max time, size and number of series.
   ``job_runs`` is first filled with ``--history-days`` (1) of past runs of the 500 jobs, as a
   daemon that has been running that long would have.
@@ -557,6 +558,8 @@ def run_mileage(
     bare = BareRegistry()
     try:
         _, port = daemon.serve_http("127.0.0.1", 0)
+        exporter_pid = daemon._http.process.pid if daemon._http and daemon._http.process else 0
+        exporter_rss = [_rss_of(exporter_pid)]
         urls = {
             "mileage": f"http://127.0.0.1:{port}/metrics",
             "bare registry": f"http://127.0.0.1:{bare.port}/metrics",
@@ -582,6 +585,7 @@ def run_mileage(
             daemon.stop()
             thread.join()
             stopped = time.time()
+        exporter_rss.append(_rss_of(exporter_pid))
         scrape_cpu, scrapes_served = type(registry).cpu_seconds, type(registry).scrapes
         quiet = scrape_breakdown(daemon.registry, fleet.store)
         with fleet.store.connect() as conn:
@@ -633,8 +637,17 @@ def run_mileage(
             "scrapes_served": scrapes_served,
             "quiet_scrape": quiet,
             "skipped_claims": skipped,
+            "exporter_rss_mib": exporter_rss,
         },
     )
+
+
+def _rss_of(pid: int) -> float:
+    """Resident MiB of process ``pid`` (the exporter), NaN when it is gone."""
+    with contextlib.suppress(OSError, StopIteration):
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        return int(next(x for x in status if x.startswith("VmRSS:")).split()[1]) / 1024
+    return math.nan
 
 
 def scrape_breakdown(registry: Any, store: Any, repeat: int = 5) -> dict[str, Any]:
@@ -1135,7 +1148,8 @@ def main() -> int:  # noqa: PLR0915 - argument parsing and the report table
         f"memory: RSS {mine.get('rss_mib_start', math.nan):.0f} -> "
         f"{mine.get('rss_mib_middle', math.nan):.0f} -> {mine.get('rss_mib_end', math.nan):.0f} "
         f"MiB, slope {mine.get('rss_slope_mib_per_cycle', math.nan):+.2f} MiB/cycle "
-        f"({mine.get('rss_slope_second_half_mib_per_cycle', math.nan):+.2f} over the second half)",
+        f"({mine.get('rss_slope_second_half_mib_per_cycle', math.nan):+.2f} over the second half); "
+        "exporter process RSS {:.0f} -> {:.0f} MiB".format(*ours.extra["exporter_rss_mib"]),
         f"/metrics: p50 {scrapes['mileage']['p50_ms']:.0f} ms, p95 "
         f"{scrapes['mileage']['p95_ms']:.0f} ms, max {scrapes['mileage']['max_ms']:.0f} ms "
         f"(target < 100 ms); bare registry p50 {bare.get('p50_ms', math.nan):.1f} ms; "
@@ -1186,6 +1200,7 @@ def main() -> int:  # noqa: PLR0915 - argument parsing and the report table
         "scrape_errors": ours.extra["scrape_errors"],
         "heap_growth": heap_growth,
         "skipped_claims": ours.extra["skipped_claims"],
+        "exporter_rss_mib_start_end": ours.extra["exporter_rss_mib"],
         "ratios": {"cpu_per_cycle_daemon_over_plain": ratio_cpu},
         "series": {
             "mileage": [(s[0] - ours.started, s[1], s[2] / MIB, s[3]) for s in ours.samples]

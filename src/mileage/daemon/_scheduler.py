@@ -10,17 +10,16 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, disable_created_metrics
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mileage.daemon._health import JobsSource
-from mileage.daemon._http import BoundedWSGIServer, MetricsSnapshot, _QuietHandler
+from mileage.daemon._http import ExporterProcess, MetricsSnapshot, stale_bound
 from mileage.daemon._jobs import (
     METRIC_SOURCES,
     PROVIDERS,
@@ -39,7 +38,7 @@ from mileage.platform.metrics import (
     StoreCollector,
     StoreMetricSource,
 )
-from mileage.platform.settings import RUNBOOKS_PATH, Settings
+from mileage.platform.settings import Settings
 from mileage.platform.store import TraceStore, utcnow
 from mileage.platform.store import schema as t
 
@@ -145,10 +144,9 @@ class Daemon:
         self._stop = threading.Event()
         self._scheduler: Any = None
         self._specs: dict[str, JobSpec] = {}
-        self._http: WSGIServer | None = None
+        self._http: ExporterProcess | None = None
         #: The last Alertmanager push (status, error, times), for /healthz.
         self.pager: dict[str, Any] = {}
-        self._last_scrape: float | None = None
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -581,72 +579,58 @@ class Daemon:
             }
         else:
             body["alertmanager"] = {"status": "not configured (MILEAGE_ALERTMANAGER_URL)"}
-        body["prometheus"] = (
-            {"status": "never scraped"}
-            if self._last_scrape is None
-            else {"last_scrape_seconds_ago": round(time.time() - self._last_scrape, 1)}
-        )
-        age = self.snapshot.age_seconds()
-        if age is not None:
-            body["metrics_age_seconds"] = round(age, 3)
         return (200 if healthy else 503), {**body, "status": "ok" if healthy else "unhealthy"}
 
     def serve_http(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
-        """Serve /metrics and /healthz in the background; returns the bound address.
+        """Serve /metrics, /healthz and /runbooks in the background; returns the bound address.
 
-        /metrics serves :attr:`snapshot`, which is rendered now and then kept fresh by its
-        own thread (see :class:`~mileage.daemon._http.MetricsSnapshot`).
+        They are served by an exporter process of their own (see
+        :class:`~mileage.daemon._http.ExporterProcess`), so no work in this interpreter can
+        delay a scrape. /metrics serves :attr:`snapshot`, which is rendered now and then kept
+        fresh by its own thread; /healthz serves :meth:`health`, handed over every second,
+        with how long ago Prometheus scraped and how old the snapshot is. Past
+        :func:`~mileage.daemon._http.stale_bound` without a fresh snapshot or health, both
+        answer 503 (a hung daemon looks down, so the dead-man's alert fires).
+
+        Raises:
+            ConfigError: The exporter could not bind ``host:port``.
         """
         # no '<counter>_created' series (process-wide: this process exports the daemon's
         # metrics): 1,500 of 9,700 series at 500 pipelines, which Prometheus does not use
         disable_created_metrics()
-        self.snapshot.start()
-        metrics_app = self.snapshot.app
-
-        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            if environ.get("PATH_INFO") == "/healthz":
-                code, body = self.health()
-                start_response(
-                    f"{code} {'OK' if code == 200 else 'Service Unavailable'}",
-                    [("Content-Type", "application/json")],
-                )
-                return [json.dumps(body).encode()]
-            if environ.get("PATH_INFO") == RUNBOOKS_PATH:  # what alert links open
-                page = runbooks_page()
-                start_response(
-                    "200 OK",
-                    [
-                        ("Content-Type", "text/html; charset=utf-8"),
-                        ("Content-Length", str(len(page))),
-                    ],
-                )
-                return [page]
-            if environ.get("PATH_INFO") == "/metrics":
-                self._last_scrape = time.time()
-            return metrics_app(environ, start_response)
-
-        server = BoundedWSGIServer(
-            (
-                host or self.settings.daemon_host,
-                self.settings.daemon_port if port is None else port,
-            ),
-            _QuietHandler,
+        exporter = ExporterProcess(
+            self.settings.home,
+            self.health,
+            self.snapshot.exporter_restarts,
             threads=self.settings.daemon_http_threads,
             timeout=self.settings.daemon_http_timeout_seconds,
+            stale_seconds=stale_bound(self.settings.metrics_refresh_seconds),
         )
-        server.set_app(app)
-        threading.Thread(target=server.serve_forever, name="mileage-http", daemon=True).start()
-        self._http = server
-        return str(server.server_address[0]), int(server.server_address[1])
+        self.snapshot.sink = exporter.publish
+        self._http = exporter
+        try:
+            exporter.prepare()
+            self.snapshot.start()
+            return exporter.start(
+                host or self.settings.daemon_host,
+                self.settings.daemon_port if port is None else port,
+                runbooks_page(),
+            )
+        except Exception:
+            self.snapshot.stop()
+            exporter.stop()
+            self.snapshot.sink = None
+            self._http = None
+            raise
 
     def close(self) -> None:
         """Stop the HTTP server and release the lock."""
         global _ACTIVE
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            self._http = None
         self.snapshot.stop()
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+            self.snapshot.sink = None
         self.step_down(wait=False)
         self.close_pool()
         if _ACTIVE is self:
