@@ -6,7 +6,10 @@ import gzip
 import io
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -201,3 +204,49 @@ def test_text_log_lines_carry_iso_utc_times(sqlite_store: TraceStore) -> None:
     stamp, level, _ = line.split(" ", 2)
     assert stamp.endswith("Z") and "T" in stamp and level == "INFO"
     assert "slot 2025-12-05T10:00:00.000Z succeeded" in line
+
+
+_ARENAS_PROBE = r"""
+import ctypes, os, re, sys, tempfile, threading
+from mileage.daemon._http import limit_arenas
+applied = limit_arenas(2)
+def churn():
+    for _ in range(3000):
+        keep = [bytes(700) for _ in range(50)]
+        del keep
+threads = [threading.Thread(target=churn) for _ in range(8)]
+for th in threads: th.start()
+for th in threads: th.join()
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+path = tempfile.mktemp()
+f = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, ctypes.c_void_p(f)); libc.fclose(ctypes.c_void_p(f))
+print(applied, len(re.findall(r"<heap nr=", open(path).read())))
+os.unlink(path)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc arenas: Linux only")
+def test_the_daemon_caps_malloc_arenas_unless_the_user_set_them() -> None:
+    """Job runs on many threads get at most two glibc arenas (their freed pages otherwise stay
+    resident, slot after slot); a MALLOC_ARENA_MAX the user set is left alone."""
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    out = subprocess.run(
+        [sys.executable, "-c", _ARENAS_PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    assert out[0] == "True" and int(out[1]) <= 2, out
+    out = subprocess.run(
+        [sys.executable, "-c", _ARENAS_PROBE],
+        env={**env, "MALLOC_ARENA_MAX": "4"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    assert out[0] == "False", out

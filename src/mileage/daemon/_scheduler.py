@@ -19,7 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mileage.daemon._health import JobsSource
-from mileage.daemon._http import ExporterProcess, MetricsSnapshot, stale_bound
+from mileage.daemon._http import ExporterProcess, MetricsSnapshot, limit_arenas, stale_bound
 from mileage.daemon._jobs import (
     METRIC_SOURCES,
     PROVIDERS,
@@ -515,6 +515,7 @@ class Daemon:
 
     def run_forever(self, *, poll_seconds: float = 1.0, resync_seconds: float = 60.0) -> None:
         """Lead when the lock is free, stand by otherwise, until :meth:`stop`."""
+        limit_arenas()  # a long-lived process that runs jobs on many threads
         last_sync = 0.0
         while not self._stop.is_set():
             if self._scheduler is None:
