@@ -248,6 +248,7 @@ def model(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[RegisteredM
     import mlflow.sklearn  # imported while the server starts
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", stack.mlflow.url)
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     stack.mlflow.wait_ready()
     try:

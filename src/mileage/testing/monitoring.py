@@ -93,6 +93,7 @@ def register_model(
     for logger in ("mlflow", "alembic"):
         logging.getLogger(logger).setLevel(logging.ERROR)
     import mlflow
+    import sklearn
 
     if tracking_uri is None:
         if root is None:
@@ -110,7 +111,12 @@ def register_model(
     with warnings.catch_warnings(), mlflow.start_run(experiment_id=exp):
         warnings.simplefilter("ignore")
         info = mlflow.sklearn.log_model(
-            model, name="model", input_example=X.head(2), registered_model_name=name
+            model,
+            name="model",
+            input_example=X.head(2),
+            registered_model_name=name,
+            # stated, not inferred: inferring them loads the model in a subprocess (~15 s)
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
         )
     client.set_registered_model_alias(name, alias, info.registered_model_version)
     return RegisteredModel(

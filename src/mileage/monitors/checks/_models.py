@@ -101,9 +101,9 @@ def _server_down(tracking_uri: str | None) -> str | None:
 def _unreachable(uri: str, server: str) -> RegistryUnreachableError:
     return RegistryUnreachableError(
         f"model {uri!r}: the MLflow tracking server at {server} is unreachable, so the model "
-        "cannot be resolved or loaded and batches without predictions are not scored; start "
-        "the tracking server (or fix the monitor's --tracking-uri / MLFLOW_TRACKING_URI). "
-        "Those batches stay unchecked and are checked by the next run once it answers."
+        "cannot be resolved or loaded and the new batches are not checked; start the "
+        "tracking server (or fix the monitor's --tracking-uri / MLFLOW_TRACKING_URI). They "
+        "stay unchecked and the next run checks them once it answers."
     )
 
 
