@@ -324,8 +324,8 @@ def _value(prom: PrometheusServer, expr: str) -> float | None:
 
 
 def test_the_on_call_drill(
-    project: Path, stack: Stack, model: RegisteredModel, tmp_path: Path
-) -> None:
+    stack: Stack, project: Path, model: RegisteredModel, tmp_path: Path
+) -> None:  # the stack first: MLflow starts while the project is written
     started = time.monotonic()
     assert model.version == "cancer/1"
     added = stack.cli(  # the tracking server from MLFLOW_TRACKING_URI
