@@ -453,10 +453,12 @@ def _drill(
         assert _wait(lambda: stack.health()["alertmanager"]["status"] == "ok")
 
         recovered = _slo_window_breaks(project, stack, prom)
+        # 4. the tracking server goes away and the same fault arrives on the next batch (while
+        # step 3 goes on: 'scoring' does not use the model)
+        stack.mlflow.stop()
+        _arrive(project, "2026-11-22")
         _undelivered(stack, prom)
-
-        # 4. the tracking server goes away and the same fault arrives on the next batch
-        _registry_outage(project, stack)
+        _registry_outage(stack)
 
         # 5. an old clean batch re-checked (twice): the later batches' alert holds
         for _ in range(2):
@@ -516,13 +518,11 @@ def _drill(
         )
 
 
-def _registry_outage(project: Path, stack: Stack) -> None:
-    """Step 4: MLflow stopped, a batch arrives: its check fails naming the server and the fix,
+def _registry_outage(stack: Stack) -> None:
+    """Step 4: MLflow stopped, a batch arrived: its check fails naming the server and the fix,
     the daemon goes on, the unwatched pipeline pages once; MLflow back: the batch is checked
     and folded into the open alert, no second page for the fault."""
     url = stack.mlflow.url
-    stack.mlflow.stop()
-    _arrive(project, "2026-11-22")
     unreachable = f"the MLflow tracking server at {url} is unreachable"
     _wait(lambda: unreachable in stack.log(), what="the check failing on the tracking server")
     line = next(x for x in stack.log().splitlines() if unreachable in x)
