@@ -1,6 +1,9 @@
 """On call for real: the daemon as a process (started from another folder than the monitor
-was added from), Prometheus with the shipped config and rules, Alertmanager with the shipped
-config whose receivers point at a recording webhook. Each step asserts what reaches people.
+was added from), an MLflow tracking server proxying its artifacts as ``docker/compose.yaml``
+runs it (the monitored model is registered there and the daemon loads it through
+``models:/``, knowing only the server's URL), Prometheus with the shipped config and rules,
+Alertmanager with the shipped config whose receivers point at a recording webhook. Each step
+asserts what reaches people.
 
 Timings are shortened the sanctioned ways only: scrape and evaluation every second, ``for:``
 durations of a few seconds, short Alertmanager group waits, a monitor cadence of seconds. The
@@ -29,11 +32,12 @@ from mileage.platform.store import TraceStore
 from mileage.platform.store import schema as t
 from mileage.testing import (
     AlertmanagerServer,
+    MlflowServer,
     PrometheusServer,
     WebhookReceiver,
     free_port,
 )
-from mileage.testing.monitoring import cancer_data
+from mileage.testing.monitoring import FEATURES, RegisteredModel, cancer_data, register_model
 
 # a few minutes on an idle machine; a busy shared runner needs more than the default timeout
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -74,8 +78,17 @@ class Stack:
         self.port = free_port()
         self.receiver = WebhookReceiver()
         self.daemons: list[subprocess.Popen[bytes]] = []
+        # the registry: artifacts proxied by the server (mlflow-artifacts:/), as docker/ ships
+        # it, so a client needs its URL only
+        (root / "mlflow").mkdir()
+        self.mlflow = MlflowServer(
+            f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
+            root / "mlflow" / "artifacts",
+            proxy_artifacts=True,
+        )
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
+            "MLFLOW_TRACKING_URI": self.mlflow.url,
             "MILEAGE_DB_URL": f"sqlite:///{self.db}",
             "MILEAGE_ROUTERS": '["webhook"]',
             "MILEAGE_RUNBOOK_URL": "https://runbooks.example/runbooks.md",
@@ -113,6 +126,8 @@ class Stack:
             "MILEAGE_ROUTE_MAX_ATTEMPTS": "2",
             "MILEAGE_ROUTE_BACKOFF_SECONDS": "0.2",
         }
+        # of MLflow, the daemon knows the tracking server's URL only
+        assert [k for k in env if k.startswith("MLFLOW_")] == ["MLFLOW_TRACKING_URI"]
         log = (self.root / f"daemon-{len(self.daemons)}.log").open("wb")
         proc = subprocess.Popen(
             [
@@ -170,25 +185,19 @@ class Stack:
                     os.killpg(proc.pid, signal.SIGKILL)
         self.receiver.close()
         self.hung.close()
+        self.mlflow.stop()
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A reference with predictions and a clean batch, then (kept aside) two batches whose
-    ``mean_radius`` arrives x1000 (a unit change upstream); and the ``scoring`` pipeline."""
-    from sklearn.linear_model import LogisticRegression
-
+    """A reference and a clean batch without predictions (the registered model scores them),
+    then (kept aside) two batches whose ``mean_radius`` arrives x1000 (a unit change
+    upstream); and the ``scoring`` pipeline."""
     data = cancer_data()
-    model = LogisticRegression(max_iter=5000).fit(
-        data.reference[data.features], data.reference["label"]
-    )
     project = tmp_path / "project"
     (project / "batches").mkdir(parents=True)
-    data.reference.assign(prediction=model.predict(data.reference[data.features])).to_parquet(
-        project / "ref.parquet"
-    )
+    data.reference.to_parquet(project / "ref.parquet")
     held = data.held_out.drop(columns=["label"])
-    held = held.assign(prediction=model.predict(held[data.features]))
     held.iloc[:70].to_parquet(project / "batches" / "2026-11-20.parquet")
     for i, day in enumerate(("2026-11-21", "2026-11-22")):
         bad = held.iloc[70 + 70 * i : 140 + 70 * i].copy()
@@ -226,8 +235,40 @@ def _arrive(folder: Path, batch: str) -> None:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     s = Stack(tmp_path)
-    yield s
-    s.close()
+    try:
+        s.mlflow.launch()  # ready by the time the model is logged
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def mlflow_client(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process as a client of the drill's tracking server (as a training job is)."""
+    import mlflow
+    import mlflow.sklearn  # imported while the server starts
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", stack.mlflow.url)
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
+
+
+def _register(stack: Stack) -> RegisteredModel:
+    """The classifier logged to the tracking server over HTTP and registered as
+    ``cancer@champion`` (version 1), as a training job would."""
+    import mlflow
+
+    stack.mlflow.wait_ready()
+    registered = register_model(cancer_data(), None, tracking_uri=stack.mlflow.url)
+    assert registered.version == "cancer/1"
+    (where,) = mlflow.search_runs(experiment_names=["monitors"])["artifact_uri"]
+    assert where.startswith("mlflow-artifacts:/")  # proxied: clients need only the URL
+    return registered
 
 
 def _leading(port: int) -> bool:
@@ -295,15 +336,10 @@ def _value(prom: PrometheusServer, expr: str) -> float | None:
     return float(result[0]["value"][1]) if result else None  # type: ignore[index]
 
 
-def test_the_on_call_drill(project: Path, stack: Stack, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("mlflow_client")
+def test_the_on_call_drill(stack: Stack, project: Path, tmp_path: Path) -> None:
+    # the stack first: MLflow starts while the project is written and 'scoring' is added
     started = time.monotonic()
-    added = stack.cli(
-        *("monitor", "add", "cancer", "--reference", "ref.parquet", "--batches", "batches/"),
-        *("--owner", "oncology-ml", "--cadence", "3", "--webhook-env", "ONCALL_HOOK_UNSET"),
-        cwd=project,
-    )
-    assert added.returncode == 0, added.stderr
-    assert "ONCALL_HOOK_UNSET is not set" in added.stderr  # warned at configuration time
     added = stack.cli(
         *("monitor", "add", "scoring", "--reference", "ref.parquet", "--batches", "batches/"),
         *("--labels", "labels.parquet", "--id-column", "id", "--slo", "0.9"),
@@ -312,6 +348,15 @@ def test_the_on_call_drill(project: Path, stack: Stack, tmp_path: Path) -> None:
         cwd=project / "scoring",
     )
     assert added.returncode == 0, added.stderr
+    model = _register(stack)
+    added = stack.cli(  # the tracking server from MLFLOW_TRACKING_URI
+        *("monitor", "add", "cancer", "--reference", "ref.parquet", "--batches", "batches/"),
+        *("--model", model.model_uri),
+        *("--owner", "oncology-ml", "--cadence", "3", "--webhook-env", "ONCALL_HOOK_UNSET"),
+        cwd=project,
+    )
+    assert added.returncode == 0, added.stderr
+    assert "ONCALL_HOOK_UNSET is not set" in added.stderr  # warned at configuration time
 
     am_config = with_receivers(
         yaml.safe_load((SHIPPED / "alertmanager" / "alertmanager.yml").read_text()),
@@ -352,6 +397,30 @@ def test_the_on_call_drill(project: Path, stack: Stack, tmp_path: Path) -> None:
         am.stop()
 
 
+def _scored_by_the_model(stack: Stack, project: Path) -> None:
+    """The daemon scored the batch with the registered version, loaded from the server."""
+    import mlflow
+    import pandas as pd
+
+    store = TraceStore.open(f"sqlite:///{stack.db}")
+    try:
+        with store.connect() as conn:
+            versions = conn.execute(
+                select(t.monitor_runs.c.model_version)
+                .join(t.monitors, t.monitors.c.id == t.monitor_runs.c.monitor_id)
+                .where(t.monitors.c.name == "cancer")
+            ).scalars()
+            assert set(versions) == {"cancer/1"}
+    finally:
+        store.close()
+    (kept,) = (stack.root / "home" / "monitors" / "cancer" / "predictions").glob("2026-11-20*")
+    scored = pd.read_parquet(kept)  # the batch's rows, in order
+    batch = pd.read_parquet(project / "batches" / "2026-11-20.parquet")
+    served = mlflow.sklearn.load_model("models:/cancer/1")
+    assert len(scored) == len(batch) == 70
+    assert scored["prediction"].tolist() == served.predict(batch[list(FEATURES)]).tolist()
+
+
 def _drill(
     project: Path, stack: Stack, tmp_path: Path, am: AlertmanagerServer, started: float
 ) -> None:
@@ -384,16 +453,12 @@ def _drill(
         assert _wait(lambda: stack.health()["alertmanager"]["status"] == "ok")
 
         recovered = _slo_window_breaks(project, stack, prom)
-        _undelivered(stack, prom)
-
-        # 4. the same fault on the next batch: checked, folded into the alert, no new page
+        # 4. the tracking server goes away and the same fault arrives on the next batch (while
+        # step 3 goes on: 'scoring' does not use the model)
+        stack.mlflow.stop()
         _arrive(project, "2026-11-22")
-        _wait(
-            lambda: _checked(stack.db, "cancer", "2026-11-22"),
-            what="the daemon checking the next batch",
-        )
-        time.sleep(6)  # pushes, evaluations and group intervals go by
-        assert len(stack.pages("MileageBrokenColumn")) == 1
+        _undelivered(stack, prom)
+        _registry_outage(stack)
 
         # 5. an old clean batch re-checked (twice): the later batches' alert holds
         for _ in range(2):
@@ -435,6 +500,8 @@ def _drill(
         assert _value(prom, "sum(mileage_scheduler_leader)") == 1.0
         assert not _leading(second)  # it stands by
 
+        _scored_by_the_model(stack, project)  # (checked while the SLO page holds)
+
         # 8. the SLO page stayed until the window recovered, then resolved; it paged once
         _wait(
             lambda: stack.pages("MileageSLOBurnFast", "resolved", "scoring"),
@@ -442,10 +509,47 @@ def _drill(
             what="the SLO page resolved",
         )
         assert len(stack.pages("MileageSLOBurnFast", pipeline="scoring")) == 1
+        # the slow burn (6h and 30m windows) paged once too; it would resolve only once the
+        # broken share of all samples fell under 6% (2.4x the fast page's wait): not in the drill
+        assert len(stack.pages("MileageSLOBurnSlow", pipeline="scoring")) == 1
         print(
             f"drill: SLO page resolved {time.monotonic() - recovered:.0f} s after the window "
             f"recovered; {time.monotonic() - started:.0f} s in all"
         )
+
+
+def _registry_outage(stack: Stack) -> None:
+    """Step 4: MLflow stopped, a batch arrived: its check fails naming the server and the fix,
+    the daemon goes on, the unwatched pipeline pages once; MLflow back: the batch is checked
+    and folded into the open alert, no second page for the fault."""
+    url = stack.mlflow.url
+    unreachable = f"the MLflow tracking server at {url} is unreachable"
+    _wait(lambda: unreachable in stack.log(), what="the check failing on the tracking server")
+    line = next(x for x in stack.log().splitlines() if unreachable in x)
+    assert "job monitor:cancer" in line and "RegistryUnreachableError" in line
+    assert "start the tracking server" in line and "MLFLOW_TRACKING_URI" in line
+    assert not _checked(stack.db, "cancer", "2026-11-22")  # not judged without its model
+    (dead,) = _wait(lambda: _dead(stack), what="the unwatched pipeline's page")
+    assert dead["annotations"]["runbook_url"].endswith("#monitor-dead")
+    assert stack.daemons[0].poll() is None and stack.health()["scheduler"] == "running"
+    assert len(stack.pages("MileageBrokenColumn")) == 1  # the failing runs page nothing else
+    stack.mlflow.start()  # same address
+    _wait(
+        lambda: _checked(stack.db, "cancer", "2026-11-22"),
+        what="the batch checked once the tracking server is back",
+    )
+    _wait(lambda: _dead(stack, "resolved"), what="the unwatched pipeline's page resolved")
+    assert len(stack.pages("MileageBrokenColumn")) == 1  # and still so after step 5's wait
+    assert len(_dead(stack)) == 1
+
+
+def _dead(stack: Stack, status: str = "firing") -> list[dict[str, Any]]:
+    """MileageMonitorDead pages of the model-scored pipeline's job."""
+    return [
+        a
+        for a in stack.pages("MileageMonitorDead", status)
+        if a["labels"].get("mileage_job") == "monitor:cancer"
+    ]
 
 
 def _slo_window_breaks(project: Path, stack: Stack, prom: PrometheusServer) -> float:

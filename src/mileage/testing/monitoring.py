@@ -79,17 +79,31 @@ def _classifier(data: CancerData) -> Any:
 
 
 def register_model(
-    data: CancerData, root: Path, *, name: str = "cancer", alias: str = "champion"
+    data: CancerData,
+    root: Path | None,
+    *,
+    name: str = "cancer",
+    alias: str = "champion",
+    tracking_uri: str | None = None,
 ) -> RegisteredModel:
-    """Train, log with ``mlflow.sklearn`` and register ``name@alias`` in ``root/mlflow.db``."""
+    """Train, log with ``mlflow.sklearn`` and register ``name@alias`` in ``root/mlflow.db``,
+    or, given ``tracking_uri`` (a tracking server), on that server, which then decides where
+    the artifacts go (``mlflow-artifacts:/`` when it proxies them)."""
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     for logger in ("mlflow", "alembic"):
         logging.getLogger(logger).setLevel(logging.ERROR)
     import mlflow
+    import sklearn
 
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    if tracking_uri is None:
+        if root is None:
+            raise ValueError("register_model needs a root folder or a tracking_uri")
+        uri = f"sqlite:///{root / 'mlflow.db'}"
+        artifacts: str | None = (root / "artifacts").as_uri()
+    else:
+        uri, artifacts = tracking_uri, None
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    exp = client.create_experiment("monitors", artifact_location=(root / "artifacts").as_uri())
+    exp = client.create_experiment("monitors", artifact_location=artifacts)
     X = data.reference[data.features]
     model = _classifier(data)
     mlflow.set_tracking_uri(uri)
@@ -97,7 +111,12 @@ def register_model(
     with warnings.catch_warnings(), mlflow.start_run(experiment_id=exp):
         warnings.simplefilter("ignore")
         info = mlflow.sklearn.log_model(
-            model, name="model", input_example=X.head(2), registered_model_name=name
+            model,
+            name="model",
+            input_example=X.head(2),
+            registered_model_name=name,
+            # stated, not inferred: inferring them loads the model in a subprocess (~15 s)
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
         )
     client.set_registered_model_alias(name, alias, info.registered_model_version)
     return RegisteredModel(

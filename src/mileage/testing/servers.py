@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 POSTGRES_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) were not found; install them with "
@@ -164,7 +164,16 @@ class MlflowServer:
     """``mlflow server`` on a free loopback port, backed by a SQLite file or an mlruns folder.
 
     Job execution is disabled (it starts eight extra processes) and the server runs in its own
-    process group, which :meth:`stop` kills as a whole.
+    process group, which :meth:`stop` kills as a whole. A stopped server can be started again
+    on the same port (an outage and a recovery, as clients see them).
+
+    Args:
+        backend_store_uri: Where runs and the registry live.
+        artifact_root: Where artifacts are written. By default clients write there directly
+            (``file://`` artifact locations); with ``proxy_artifacts`` the server stores them
+            there itself (``--artifacts-destination``) and clients read and write them through
+            it as ``mlflow-artifacts:/`` URIs, as ``docker/compose.yaml`` ships it: a client
+            then needs only the tracking URI, no access to the folder.
     """
 
     def __init__(
@@ -174,19 +183,36 @@ class MlflowServer:
         *,
         startup_timeout: float = 180.0,
         workers: int = 1,
+        proxy_artifacts: bool = False,
     ) -> None:
         self.backend_store_uri = backend_store_uri
         self.artifact_root = artifact_root
+        self.proxy_artifacts = proxy_artifacts
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_timeout = startup_timeout
         self.workers = workers
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
+        self._launched = 0.0
+        self._log = self._new_log()
+
+    @staticmethod
+    def _new_log() -> IO[bytes]:
+        return tempfile.NamedTemporaryFile(  # closed in stop()
             prefix="mileage-mlflow-", suffix=".log", delete=False
         )
 
     def start(self) -> MlflowServer:
+        """Start the server and wait until it answers /health."""
+        return self.launch().wait_ready()
+
+    def launch(self) -> MlflowServer:
+        """Start the server without waiting for it (its ~10 s start can overlap other work);
+        :meth:`wait_ready` waits."""
+        if self._proc is not None and self._proc.poll() is None:
+            return self
+        if self._log.closed:  # started again after stop()
+            self._log = self._new_log()
         env = dict(os.environ)
         env.update(
             MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
@@ -199,8 +225,11 @@ class MlflowServer:
             "server",
             "--backend-store-uri",
             self.backend_store_uri,
-            "--default-artifact-root",
-            self.artifact_root.as_uri(),
+            *(
+                ("--artifacts-destination", str(self.artifact_root), "--serve-artifacts")
+                if self.proxy_artifacts
+                else ("--default-artifact-root", self.artifact_root.as_uri())
+            ),
             "--host",
             "127.0.0.1",
             "--port",
@@ -211,7 +240,18 @@ class MlflowServer:
         self._proc = subprocess.Popen(
             cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
-        deadline = time.monotonic() + self.startup_timeout
+        self._launched = time.monotonic()
+        return self
+
+    def wait_ready(self) -> MlflowServer:
+        """Wait until the launched server answers /health (``startup_timeout`` from launch).
+
+        Raises:
+            RuntimeError: It was not launched, exited, or did not answer in time.
+        """
+        if self._proc is None:
+            raise RuntimeError("mlflow server: call launch() or start() first")
+        deadline = self._launched + self.startup_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(

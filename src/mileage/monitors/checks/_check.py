@@ -22,7 +22,12 @@ from mileage.monitors.checks._estimation import (
     parse_probability_columns,
 )
 from mileage.monitors.checks._findings import BatchReport, Finding, Severity
-from mileage.monitors.checks._models import ModelError, ResolvedModel, score
+from mileage.monitors.checks._models import (
+    ModelError,
+    RegistryUnreachableError,
+    ResolvedModel,
+    score,
+)
 from mileage.monitors.checks._performance import (
     Baseline,
     PerformanceOptions,
@@ -380,6 +385,8 @@ def check_batch(
         try:
             frame = batch.copy()
             frame[pred] = score(model, config.tracking_uri, batch, features_of(suite, config))
+        except RegistryUnreachableError:
+            raise  # not a finding about the batch: it is checked once the server answers
         except ModelError as exc:
             frame = batch
             report.add(

@@ -31,6 +31,11 @@ class ModelError(MileageError, LookupError):
     """The monitored model cannot be resolved, loaded or used to score a batch."""
 
 
+class RegistryUnreachableError(ModelError):
+    """The MLflow tracking server holding the model does not answer: nothing is wrong with the
+    batch, so it is not judged; the run fails and the next one checks it."""
+
+
 @dataclass(frozen=True)
 class ResolvedModel:
     """A model URI with the concrete version it points at now."""
@@ -55,10 +60,51 @@ def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
     return m["name"], m["alias"], m["version"]
 
 
+#: MLflow's own client retries a refused connection 7 times with a doubling backoff (minutes):
+#: a monitor run facing a stopped tracking server fails within seconds instead, and the next
+#: run tries again. Set MLflow's variables to choose otherwise.
+MLFLOW_CLIENT_DEFAULTS = {
+    "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # no progress bars in the daemon's log
+}
+
+
 def _quiet() -> None:
-    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    for key, value in MLFLOW_CLIENT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _server_down(tracking_uri: str | None) -> str | None:
+    """The tracking server's address when it is an HTTP server that does not answer now."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not uri.startswith(("http://", "https://")):
+        return None
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5):
+            return None
+    except urllib.error.HTTPError:
+        return None  # it answers: the failure is something else
+    except OSError:
+        parts = urllib.parse.urlsplit(uri)  # shown without any user:password
+        return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def _unreachable(uri: str, server: str) -> RegistryUnreachableError:
+    return RegistryUnreachableError(
+        f"model {uri!r}: the MLflow tracking server at {server} is unreachable, so the model "
+        "cannot be resolved or loaded and the new batches are not checked; start the "
+        "tracking server (or fix the monitor's --tracking-uri / MLFLOW_TRACKING_URI). They "
+        "stay unchecked and the next run checks them once it answers."
+    )
 
 
 def resolve_model(uri: str, tracking_uri: str | None) -> ResolvedModel:
@@ -79,6 +125,9 @@ def resolve_model(uri: str, tracking_uri: str | None) -> ResolvedModel:
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         mv = client.get_model_version_by_alias(name, alias)
     except MlflowException as exc:
+        server = _server_down(tracking_uri)
+        if server:
+            raise _unreachable(uri, server) from None
         raise ModelError(
             f"model {uri!r}: the registry at {tracking_uri or 'MLFLOW_TRACKING_URI'} has no "
             f"version under alias {alias!r} ({str(exc).splitlines()[0][:200]}); set the alias "
@@ -101,6 +150,9 @@ def _load(load_uri: str, tracking_uri: str | None) -> Any:
     try:
         return mlflow.pyfunc.load_model(load_uri)
     except (MlflowException, OSError) as exc:
+        server = _server_down(tracking_uri)
+        if server:
+            raise _unreachable(load_uri, server) from None
         raise ModelError(
             f"model {load_uri!r} cannot be loaded from {tracking_uri or 'MLFLOW_TRACKING_URI'}: "
             f"{str(exc).splitlines()[0][:300]}; check that its artifacts are reachable."
