@@ -353,6 +353,8 @@ class Daemon:
             results = [self.run_job(spec.id, slot_ms=now_ms) for spec in self.specs()]
             if self.snapshot.running:  # scrapes after this call see these runs
                 self.snapshot.refresh()
+            if self._http is not None:  # and /healthz their outcome (pager, jobs)
+                self._http.write_health()
             return results
         finally:
             if not held:
