@@ -544,7 +544,10 @@ def main() -> None:
     print(machine_line(info), flush=True)
     previous = results_path("scale", quick=args.quick)
     out: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
-    out.update(data="synthetic", machine=info)
+    out["data"] = "synthetic"
+    out.setdefault("machine", info)  # of the first run; every run's is under "runs"
+    run = {"parts": parts, "machine": info}
+    out.setdefault("runs", []).append(run)
     tmp = Path(args.folder or tempfile.mkdtemp(prefix="mileage-scale-"))
     try:
         if "memory" in parts or "dask" in parts:
@@ -571,7 +574,7 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    out["machine"]["load_average_at_end"] = load()
+    run["load_average_at_end"] = load()
     print(summary_table(out))
     write_results("scale", out, quick=args.quick)
 
