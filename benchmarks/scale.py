@@ -503,7 +503,7 @@ def summary_table(out: dict[str, Any]) -> str:
     return table(["what (synthetic)", "seconds", "peak RSS MiB"], rows)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
     parser.add_argument("--parts", default="memory,dask,metalearner")
@@ -526,7 +526,11 @@ def main() -> None:
     parser.add_argument("--one-check", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="rowgroups", help=argparse.SUPPRESS)
     parser.add_argument("--one-fit", type=int, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     if args.one_check:
         print(json.dumps(one_check(args.one_check, args.mode, args.columns), default=str))
         return
