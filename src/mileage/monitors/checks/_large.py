@@ -27,6 +27,7 @@ from mileage.monitors.checks._partitions import (
     PartitionSummary,
     merge,
     merge_all,
+    sample_threshold,
     summarize,
 )
 from mileage.monitors.checks._suite import PlannedCheck, plan_checks
@@ -111,6 +112,8 @@ class Plan:
     seed: int
     id_column: str | None
     rows_per_part: int
+    #: Largest draw key of the batch's drift sample (:func:`._partitions.sample_threshold`).
+    threshold: float = 1.0
 
 
 def summarize_part(part: Part, plan: Plan) -> PartitionSummary:
@@ -130,6 +133,7 @@ def summarize_part(part: Part, plan: Plan) -> PartitionSummary:
             sample_rows=plan.sample_rows,
             seed=plan.seed,
             id_column=plan.id_column,
+            threshold=plan.threshold,
         )
         start += len(frame)
         del frame
@@ -159,14 +163,17 @@ def make_plan(
     if pred in schema.columns and pred in reference.columns:
         columns[pred] = prediction_kind(config)
     options = config.drift_options()
+    seed = options.seed + 1
+    sample_rows = options.sample_rows if columns else 0
     return Plan(
         checks,
         skipped,
         columns,
         options.sample_rows,
-        options.seed + 1,
+        seed,
         config.id_column,
         rows_per_part,
+        sample_threshold(rows, sample_rows, seed) if sample_rows else 1.0,
     )
 
 
