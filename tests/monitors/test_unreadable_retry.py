@@ -140,3 +140,26 @@ def test_a_corrupt_row_group_checked_once_is_a_blocking_finding(
     (finding,) = report.findings
     assert finding.check == "read_batch" and finding.severity.name == "BLOCKING"
     assert "bad.parquet" in finding.message and "re-export it" in finding.message
+
+
+def test_a_corrupt_row_group_read_directly_is_a_data_error_naming_it(
+    cancer, files: dict[str, Path], tmp_path: Path
+) -> None:
+    """check_parquet (what the row-group path and Dask tasks call) says which row group of
+    which file is damaged, instead of pyarrow's thrift message."""
+    import pandas as pd
+
+    from mileage.monitors import MonitorConfig, infer_suite
+    from mileage.monitors.checks._large import check_parquet
+    from mileage.platform.errors import DataError
+
+    big = tmp_path / "big.parquet"
+    held = cancer.held_out.drop(columns=["label"])
+    pd.concat([held] * 4, ignore_index=True).to_parquet(big, row_group_size=100)
+    bad = tmp_path / "bad.parquet"
+    _corrupt_row_group(bad, big, row_group=2)
+    reference = pd.read_parquet(files["ref"])
+    config = MonitorConfig(name="bad", reference_uri=str(files["ref"]))
+    suite = infer_suite(reference, exclude=config.excluded)
+    with pytest.raises(DataError, match=r"row group 2 of batch file .*bad\.parquet.* damaged"):
+        check_parquet(bad, reference=reference, suite=suite, config=config, batch_id="b")

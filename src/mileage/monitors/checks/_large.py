@@ -16,6 +16,7 @@ on a batch checked in parts; the report says so in a note.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,13 +119,9 @@ class Plan:
 
 def summarize_part(part: Part, plan: Plan) -> PartitionSummary:
     """Read one row group (in slices of at most ``plan.rows_per_part`` rows) and summarise it."""
-    import pyarrow.parquet as pq
-
     out: PartitionSummary | None = None
     start = part.start
-    file = pq.ParquetFile(part.path)
-    for batch in file.iter_batches(batch_size=plan.rows_per_part, row_groups=[part.row_group]):
-        frame = batch.to_pandas()
+    for frame in _row_group_slices(part, plan.rows_per_part):
         summary = summarize(
             frame,
             plan.checks,
@@ -139,6 +136,25 @@ def summarize_part(part: Part, plan: Plan) -> PartitionSummary:
         del frame
         out = summary if out is None else merge(out, summary, sample_rows=plan.sample_rows)
     return out if out is not None else PartitionSummary()
+
+
+def _row_group_slices(part: Part, rows: int) -> Iterator[pd.DataFrame]:
+    """One row group as frames of at most ``rows`` rows; a damaged one is a DataError naming
+    the file and the row group (pyarrow raises OSError or ArrowInvalid, with thrift's words)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(part.path)
+        for batch in file.iter_batches(batch_size=rows, row_groups=[part.row_group]):
+            yield batch.to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise DataError(
+            f"row group {part.row_group} of batch file {part.path!r} cannot be read as parquet "
+            f"({type(exc).__name__}: {detail}); the file is damaged: re-export it (or move it "
+            "out of the batch folder)."
+        ) from None
 
 
 def make_plan(
