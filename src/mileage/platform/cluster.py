@@ -43,19 +43,29 @@ def local_workers() -> int:
 def start_local_cluster(
     n_workers: int | None = None, *, processes: bool = True, memory_limit: str = "auto"
 ) -> Any:
-    """A ``distributed.LocalCluster`` bound to 127.0.0.1, one thread per worker."""
+    """A ``distributed.LocalCluster`` bound to 127.0.0.1, one thread per worker.
+
+    Its workers keep glibc's own malloc thresholds: Dask sets ``MALLOC_TRIM_THRESHOLD_`` to
+    64 KiB for its workers, which also fixes glibc's mmap threshold, so every array a check
+    allocates is a fresh mapping whose pages fault in; a row group's summary took 1.6x as long
+    (2.57 s against 1.58 s, docs/benchmarks.md "Scale"). A value in the environment still rules.
+    """
     require("distributed", "a local Dask cluster")
+    import dask
     from distributed import LocalCluster
 
-    return LocalCluster(
-        n_workers=n_workers or local_workers(),
-        threads_per_worker=1,
-        processes=processes,
-        host="127.0.0.1",
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard": False},
-        memory_limit=memory_limit,
-    )
+    # read when each nanny is made (all of them, within this call); a nanny restarting its
+    # worker later reuses what it read
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return LocalCluster(
+            n_workers=n_workers or local_workers(),
+            threads_per_worker=1,
+            processes=processes,
+            host="127.0.0.1",
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard": False},
+            memory_limit=memory_limit,
+        )
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,13 +115,16 @@ class Plan:
     rows_per_part: int
     #: Largest draw key of the batch's drift sample (:func:`._partitions.sample_threshold`).
     threshold: float = 1.0
+    #: Whether Arrow may decode on its thread pool: yes in one process (its cores are idle),
+    #: no on a Dask worker, which has one thread per core (its neighbours use the others).
+    arrow_threads: bool = True
 
 
 def summarize_part(part: Part, plan: Plan) -> PartitionSummary:
     """Read one row group (in slices of at most ``plan.rows_per_part`` rows) and summarise it."""
     out: PartitionSummary | None = None
     start = part.start
-    for frame in _row_group_slices(part, plan.rows_per_part):
+    for frame in _row_group_slices(part, plan.rows_per_part, plan.arrow_threads):
         summary = summarize(
             frame,
             plan.checks,
@@ -138,7 +141,7 @@ def summarize_part(part: Part, plan: Plan) -> PartitionSummary:
     return out if out is not None else PartitionSummary()
 
 
-def _row_group_slices(part: Part, rows: int) -> Iterator[pd.DataFrame]:
+def _row_group_slices(part: Part, rows: int, threads: bool) -> Iterator[pd.DataFrame]:
     """One row group as frames of at most ``rows`` rows; a damaged one is a DataError naming
     the file and the row group (pyarrow raises OSError or ArrowInvalid, with thrift's words)."""
     import pyarrow as pa
@@ -146,8 +149,10 @@ def _row_group_slices(part: Part, rows: int) -> Iterator[pd.DataFrame]:
 
     try:
         file = pq.ParquetFile(part.path)
-        for batch in file.iter_batches(batch_size=rows, row_groups=[part.row_group]):
-            yield batch.to_pandas()
+        for batch in file.iter_batches(
+            batch_size=rows, row_groups=[part.row_group], use_threads=threads
+        ):
+            yield batch.to_pandas(use_threads=threads)
     except (pa.ArrowException, OSError) as exc:
         detail = " ".join(str(exc).split())[:300]
         raise DataError(
@@ -469,6 +474,7 @@ def check_parquet_on_dask(
         reference=reference,
         rows_per_part=rows_per_part,
     )
+    plan = replace(plan, arrow_threads=False)
     futures = [client.submit(summarize_part, part, plan, pure=True) for part in parts]
     while len(futures) > 1:
         futures = [
