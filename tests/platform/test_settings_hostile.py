@@ -92,3 +92,13 @@ def test_a_job_interval_beyond_a_year_is_refused(field: str) -> None:
     # before: accepted, then the daemon died on an overflowing timer or date
     with pytest.raises(ConfigError, match=field):
         Settings.load(**{field: 1e12})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("dask_scheduler", "garbage-address"), ("daemon_processes", -1)]
+)
+def test_a_bad_value_is_shown_once(field: str, value: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(**{field: value})
+    message = str(caught.value)
+    assert field in message and message.count(repr(value).strip("'")) == 1, message

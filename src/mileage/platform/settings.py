@@ -54,7 +54,8 @@ def _problem(err: Any) -> str:
         return f"{where}: unknown setting (its value is not shown; known: {', '.join(_KNOWN)})"
     if where in _SECRET_FIELDS:
         return f"{where}: {err['msg']} (value not shown)"
-    return f"{where}: {err['msg']} (got {err.get('input')!r})"
+    got = repr(err.get("input"))
+    return f"{where}: {err['msg']}" + ("" if got in err["msg"] else f" (got {got})")
 
 
 #: Path of the runbooks page the daemon serves (docs/runbooks.md, shipped with the package).
