@@ -4,6 +4,7 @@ echoed; a malformed file is one line, not a traceback."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -98,7 +99,8 @@ def test_a_job_interval_beyond_a_year_is_refused(field: str) -> None:
     ("field", "value"), [("dask_scheduler", "garbage-address"), ("daemon_processes", -1)]
 )
 def test_a_bad_value_is_shown_once(field: str, value: object) -> None:
+    overrides: dict[str, Any] = {field: value}
     with pytest.raises(ConfigError) as caught:
-        Settings.load(**{field: value})
+        Settings.load(**overrides)
     message = str(caught.value)
     assert field in message and message.count(repr(value).strip("'")) == 1, message
