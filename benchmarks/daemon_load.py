@@ -253,10 +253,21 @@ class Heap:
                 {
                     "kib": round(stat.size_diff / 1024, 1),
                     "blocks": stat.count_diff,
-                    "where": [f"{f.filename}:{f.lineno}" for f in stat.traceback][-self.frames :],
+                    "where": [f"{_site(f.filename)}:{f.lineno}" for f in stat.traceback][
+                        -self.frames :
+                    ],
                 }
             )
         return out
+
+
+def _site(filename: str) -> str:
+    """A source file as results should name it: from ``site-packages/`` or the repository
+    root on, not with this machine's folders."""
+    if "site-packages/" in filename:
+        return "site-packages/" + filename.split("site-packages/", 1)[1]
+    root = str(Path(__file__).resolve().parents[1]) + "/"
+    return filename[len(root) :] if filename.startswith(root) else filename
 
 
 class Feeder:
