@@ -16,10 +16,10 @@ on a batch checked in parts; the report says so in a note.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mileage.monitors.checks._drift import drift_batch, drift_columns
 from mileage.monitors.checks._findings import BatchReport, Finding, Severity
@@ -402,18 +402,22 @@ def report_of_summary(
     return report
 
 
-def check_parquet(
+def _check_in_parts(
     uri: str | Path,
+    summarize_parts: Callable[[list[Part], Plan], PartitionSummary | None],
     *,
     reference: pd.DataFrame,
     suite: dict[str, Any],
     config: MonitorConfig,
     batch_id: str,
-    pipeline: str | None = None,
-    history: dict[str, list[int]] | None = None,
-    rows_per_part: int = ROWS_PER_PART,
+    pipeline: str | None,
+    history: dict[str, list[int]] | None,
+    rows_per_part: int,
+    arrow_threads: bool,
+    where_run: str,
 ) -> BatchReport:
-    """Check a Parquet batch (a file or a folder of files) one row group at a time."""
+    """Plan the row groups of a Parquet batch, summarise them with ``summarize_parts`` (here
+    or on a cluster) and write the report of the merged summary."""
     parts, schema = plan_parts(uri)
     plan = make_plan(
         schema,
@@ -423,10 +427,8 @@ def check_parquet(
         reference=reference,
         rows_per_part=rows_per_part,
     )
-    summary: PartitionSummary | None = None
-    for part in parts:
-        one = summarize_part(part, plan)
-        summary = one if summary is None else merge(summary, one, sample_rows=plan.sample_rows)
+    plan = replace(plan, arrow_threads=arrow_threads)
+    summary = summarize_parts(parts, plan) if parts else None
     if summary is None:
         summary = PartitionSummary(columns=[str(c) for c in schema.columns])
     return report_of_summary(
@@ -439,6 +441,42 @@ def check_parquet(
         pipeline=pipeline,
         history=history,
         parts=len(parts),
+        where_run=where_run,
+    )
+
+
+def check_parquet(
+    uri: str | Path,
+    *,
+    reference: pd.DataFrame,
+    suite: dict[str, Any],
+    config: MonitorConfig,
+    batch_id: str,
+    pipeline: str | None = None,
+    history: dict[str, list[int]] | None = None,
+    rows_per_part: int = ROWS_PER_PART,
+) -> BatchReport:
+    """Check a Parquet batch (a file or a folder of files) one row group at a time."""
+
+    def summarize_here(parts: list[Part], plan: Plan) -> PartitionSummary | None:
+        summary: PartitionSummary | None = None
+        for part in parts:
+            one = summarize_part(part, plan)
+            summary = one if summary is None else merge(summary, one, sample_rows=plan.sample_rows)
+        return summary
+
+    return _check_in_parts(
+        uri,
+        summarize_here,
+        reference=reference,
+        suite=suite,
+        config=config,
+        batch_id=batch_id,
+        pipeline=pipeline,
+        history=history,
+        rows_per_part=rows_per_part,
+        arrow_threads=True,
+        where_run="this machine",
     )
 
 
@@ -465,35 +503,28 @@ def check_parquet_on_dask(
     mounted alike). Tasks are pure: a task lost with its worker is run again elsewhere and
     gives the same summary, and nothing is written until the merged summary is back here.
     """
-    parts, schema = plan_parts(uri)
-    plan = make_plan(
-        schema,
-        sum(p.rows for p in parts),
-        suite=suite,
-        config=config,
-        reference=reference,
-        rows_per_part=rows_per_part,
-    )
-    plan = replace(plan, arrow_threads=False)
-    futures = [client.submit(summarize_part, part, plan, pure=True) for part in parts]
-    while len(futures) > 1:
-        futures = [
-            client.submit(_merge_many, futures[i : i + fan_in], plan.sample_rows, pure=True)
-            for i in range(0, len(futures), fan_in)
-        ]
-    summary = futures[0].result() if futures else PartitionSummary()
-    if not parts:
-        summary.columns = [str(c) for c in schema.columns]
-    return report_of_summary(
-        summary,
-        plan,
+
+    def summarize_on_dask(parts: list[Part], plan: Plan) -> PartitionSummary:
+        futures = [client.submit(summarize_part, part, plan, pure=True) for part in parts]
+        while len(futures) > 1:
+            futures = [
+                client.submit(_merge_many, futures[i : i + fan_in], plan.sample_rows, pure=True)
+                for i in range(0, len(futures), fan_in)
+            ]
+        return cast(PartitionSummary, futures[0].result())
+
+    # a worker has one thread per core: Arrow decodes on it rather than on a pool of its own
+    return _check_in_parts(
+        uri,
+        summarize_on_dask,
         reference=reference,
         suite=suite,
         config=config,
         batch_id=batch_id,
         pipeline=pipeline,
         history=history,
-        parts=len(parts),
+        rows_per_part=rows_per_part,
+        arrow_threads=False,
         where_run="a Dask cluster",
     )
 
