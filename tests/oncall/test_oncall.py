@@ -146,15 +146,21 @@ class Stack:
     def pages(
         self, alertname: str, status: str = "firing", pipeline: str | None = None
     ) -> list[dict[str, Any]]:
-        """Alerts of ``alertname`` in the notifications that reached the pager, by status."""
-        return [
-            a
-            for n in self.receiver.on("/page")
-            for a in n["alerts"]
-            if a["labels"]["alertname"] == alertname
-            and a["status"] == status
-            and (pipeline is None or a["labels"].get("pipeline") == pipeline)
-        ]
+        """Alerts of ``alertname`` in the notifications that reached the pager, by status,
+        each alert instance once: Alertmanager sends a group's firing alerts again whenever
+        another alert of the group changes, and a pager deduplicates those by fingerprint; a
+        page raised again after it resolved has a new ``startsAt`` and counts again."""
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
+        for n in self.receiver.on("/page"):
+            for a in n["alerts"]:
+                if (
+                    a["labels"]["alertname"] == alertname
+                    and a["status"] == status
+                    and (pipeline is None or a["labels"].get("pipeline") == pipeline)
+                ):
+                    key = a.get("fingerprint") or repr(sorted(a["labels"].items()))
+                    seen.setdefault((key, a["startsAt"]), a)
+        return list(seen.values())
 
     def health(self) -> dict[str, Any]:
         import json
