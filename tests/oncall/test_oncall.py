@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -535,10 +536,11 @@ def _registry_outage(stack: Stack) -> None:
     assert "job monitor:cancer" in line and "RegistryUnreachableError" in line
     assert "start the tracking server" in line and "MLFLOW_TRACKING_URI" in line
     assert not _checked(stack.db, "cancer", "2026-11-22")  # not judged without its model
-    (dead,) = _wait(lambda: _dead(stack), what="the unwatched pipeline's page")
+    dead = _wait(lambda: _dead(stack), what="the unwatched pipeline's page")[0]
     assert dead["annotations"]["runbook_url"].endswith("#monitor-dead")
     assert stack.daemons[0].poll() is None and stack.health()["scheduler"] == "running"
     assert len(stack.pages("MileageBrokenColumn")) == 1  # the failing runs page nothing else
+    back = datetime.now(UTC)
     stack.mlflow.start()  # same address
     _wait(
         lambda: _checked(stack.db, "cancer", "2026-11-22"),
@@ -546,7 +548,10 @@ def _registry_outage(stack: Stack) -> None:
     )
     _wait(lambda: _dead(stack, "resolved"), what="the unwatched pipeline's page resolved")
     assert len(stack.pages("MileageBrokenColumn")) == 1  # and still so after step 5's wait
-    assert len(_dead(stack)) == 1
+    # one incident: every page of it started while the tracking server was away, none after
+    # (on a heavily loaded machine a missed scrape can end the alert and start it again within
+    # the outage; such a flap shows here as a second startsAt, still before 'back')
+    assert all(datetime.fromisoformat(a["startsAt"]) < back for a in _dead(stack))
 
 
 def _dead(stack: Stack, status: str = "firing") -> list[dict[str, Any]]:
